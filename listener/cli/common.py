@@ -1,0 +1,59 @@
+"""Shared pieces of the CLI: stderr output, exit codes, running async work."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from listener.db import engine_from_settings, make_sessionmaker
+from listener.settings import Settings, SettingsError, get_settings
+
+T = TypeVar("T")
+
+# Human text goes to stderr so stdout stays clean for --json and pipes.
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+
+def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
+    """Print a one-line error and exit with `code` (2 bad input, 1 the work failed)."""
+    err.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def load_settings() -> Settings:
+    """The settings, or a clear message naming what is wrong."""
+    try:
+        return get_settings()
+    except (SettingsError, ValueError) as exc:
+        fail(f"configuration: {exc}")
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to completion from a synchronous command."""
+    return asyncio.run(coro)
+
+
+def stdout_is_tty() -> bool:
+    """Whether a person is watching (progress bars) rather than a script."""
+    return sys.stderr.isatty()
+
+
+async def in_session(
+    work: Callable[[AsyncSession], Awaitable[T]], *, settings: Settings | None = None
+) -> T:
+    """Run `work` in one transaction on the configured database, then close the engine."""
+    engine = engine_from_settings(settings or load_settings())
+    try:
+        async with make_sessionmaker(engine)() as session, session.begin():
+            return await work(session)
+    finally:
+        await engine.dispose()

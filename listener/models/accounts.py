@@ -1,0 +1,70 @@
+"""Staff accounts and API tokens."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from listener.models.base import Base, JSONType, utcnow
+
+
+class Role(enum.StrEnum):
+    """What a staff member may do: analysts read, moderators triage, admins manage."""
+
+    ADMIN = "admin"
+    MODERATOR = "moderator"
+    ANALYST = "analyst"
+
+
+class Scope(enum.StrEnum):
+    """What a token may do; a token never exceeds its owner's role."""
+
+    READ = "read"
+    TRIAGE = "triage"
+    ADMIN = "admin"
+
+
+ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
+    Role.ADMIN: frozenset(Scope),
+    Role.MODERATOR: frozenset({Scope.READ, Scope.TRIAGE}),
+    Role.ANALYST: frozenset({Scope.READ}),
+}
+
+_ROLE_VALUES = ", ".join(f"'{r.value}'" for r in Role)
+
+
+class User(Base):
+    """A staff member; the password is stored only as an argon2id hash."""
+
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint(f"role IN ({_ROLE_VALUES})", name="role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    email: Mapped[str | None] = mapped_column(String(320))
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None]
+
+
+class ApiToken(Base):
+    """An API token; only its keyed hash is stored, the token is shown once."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]

@@ -1,0 +1,109 @@
+"""Mentions, their authors and the organisation's topics."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from listener.models.base import Base, JSONType, utcnow
+
+# BIGINT on PostgreSQL; SQLite only autoincrements a plain INTEGER primary key.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Author(Base):
+    """A person or account on one platform."""
+
+    __tablename__ = "authors"
+    __table_args__ = (UniqueConstraint("platform", "platform_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    platform_id: Mapped[str] = mapped_column(String(512))
+    handle: Mapped[str | None] = mapped_column(String(512))
+    display_name: Mapped[str | None] = mapped_column(String(512))
+    profile_url: Mapped[str | None] = mapped_column(Text)
+    followers: Mapped[int | None] = mapped_column(Integer)
+    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Mention(Base):
+    """One public post; unique per source and the platform's id for it."""
+
+    __tablename__ = "mentions"
+    __table_args__ = (
+        UniqueConstraint("source_id", "external_id"),
+        Index("ix_mentions_source_thread", "source_id", "thread_external_id"),
+        Index("ix_mentions_created_at_id", "created_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    external_id: Mapped[str] = mapped_column(String(512))
+    platform: Mapped[str] = mapped_column(String(32), index=True)
+    author_id: Mapped[int | None] = mapped_column(
+        ForeignKey("authors.id", ondelete="SET NULL"), index=True
+    )
+    url: Mapped[str | None] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    html: Mapped[str | None] = mapped_column(Text)
+    language: Mapped[str | None] = mapped_column(String(16), index=True)
+    language_confidence: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime]
+    fetched_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    reply_to_external_id: Mapped[str | None] = mapped_column(String(512))
+    thread_external_id: Mapped[str | None] = mapped_column(String(512))
+    likes: Mapped[int | None] = mapped_column(Integer)
+    reposts: Mapped[int | None] = mapped_column(Integer)
+    replies: Mapped[int | None] = mapped_column(Integer)
+    score: Mapped[int | None] = mapped_column(Integer)
+    views: Mapped[int | None] = mapped_column(Integer)
+    raw: Mapped[dict[str, Any] | None]
+    # Hash of content and metrics: tells "updated" from "unchanged" without comparing columns.
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    sentiment_label: Mapped[str | None] = mapped_column(String(16), index=True)
+    sentiment_score: Mapped[float | None] = mapped_column(Float)
+    intents: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    nlp_version: Mapped[str | None] = mapped_column(String(64))
+
+    author: Mapped[Author | None] = relationship(lazy="raise")
+
+
+class Topic(Base):
+    """A subject in the organisation's taxonomy, with keywords per language."""
+
+    __tablename__ = "topics"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    keywords: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MentionTopic(Base):
+    """A topic found in a mention, with the spans that matched it."""
+
+    __tablename__ = "mention_topics"
+
+    mention_id: Mapped[int] = mapped_column(
+        ForeignKey("mentions.id", ondelete="CASCADE"), primary_key=True
+    )
+    topic_id: Mapped[int] = mapped_column(
+        ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    spans: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)

@@ -1,0 +1,145 @@
+"""Per-language sentiment rules: lexicon supplements, negators, boosters, contrast, sarcasm."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from vaderSentiment.vaderSentiment import BOOSTER_DICT, NEGATE
+
+from listener.nlp.lexicons import pattern_dutch_lexicon, vader_lexicon
+
+BOOST = 0.293
+
+# Social and customer-service words the shipped lexicons lack (VADER scale, -4..4).
+ENGLISH_SUPPLEMENT: dict[str, float] = {
+    "slow": -1.2, "crashes": -1.7, "crashed": -1.7, "crashing": -1.7, "laggy": -1.5,
+    "buggy": -1.8, "unusable": -2.3, "overpriced": -2.0, "soggy": -1.5, "ripoff": -2.5,
+    "scammed": -2.5, "props": 2.0, "shoutout": 1.8, "disgusting": -2.5, "unacceptable": -2.3,
+    "outage": -1.5, "refunded": 1.0, "damaged": -1.5, "rude": -2.0, "insanely": 0.0,
+}
+ENGLISH_PHRASES: dict[tuple[str, ...], float] = {
+    ("thanks", "for", "nothing"): -2.5, ("never", "again"): -2.0, ("waste", "of", "money"): -2.5,
+    ("not", "worth"): -1.8, ("still", "waiting"): -1.5, ("still", "no"): -1.5,
+    ("not", "working"): -1.8, ("stopped", "working"): -1.8, ("does", "n't", "work"): -1.8,
+    ("did", "n't", "work"): -1.8, ("doesnt", "work"): -1.8, ("didnt", "work"): -1.8,
+    ("does", "not", "work"): -1.8, ("on", "hold"): -1.0, ("hung", "up"): -1.5,
+    ("shout", "out"): 1.8, ("well", "done"): 2.3, ("great", "job"): 2.3,
+    ("game", "changer"): 2.3, ("top", "notch"): 2.5, ("above", "and", "beyond"): 2.5,
+    ("made", "my", "day"): 2.5, ("keep", "up", "the", "good", "work"): 2.5,
+    ("not", "too", "shabby"): 1.5, ("last", "straw"): -2.0, ("no", "thanks"): -1.0,
+}
+
+DUTCH_SUPPLEMENT: dict[str, float] = {
+    "top": 2.0, "toppie": 2.2, "topper": 2.2, "toppers": 2.2, "super": 2.5, "gaaf": 2.2,
+    "vet": 1.5, "vette": 1.5, "tof": 2.0, "lekker": 1.8, "heerlijk": 2.5, "genieten": 2.3,
+    "genoten": 2.3, "geniet": 2.3, "blij": 2.0, "bedankt": 1.8, "dank": 1.8, "dankjewel": 1.9,
+    "dankuwel": 1.9, "bedankje": 1.5, "dankbaar": 2.0, "aanrader": 2.2, "aanraden": 1.5,
+    "hulde": 2.2, "pluim": 2.0, "chapeau": 2.2, "complimenten": 2.2, "compliment": 2.0,
+    "respect": 1.5, "prachtig": 2.8, "trots": 1.8, "gefeliciteerd": 2.5, "proficiat": 2.5,
+    "hoera": 2.5, "joepie": 2.5, "haha": 1.5, "hahaha": 1.8, "lol": 1.8, "liefde": 2.5,
+    "verliefd": 2.0, "njam": 1.5, "smullen": 2.0, "uitkomst": 2.0, "gezellig": 2.2,
+    "held": 1.8, "helden": 2.0, "opgelost": 1.2, "behulpzaam": 2.0, "ijzersterk": 2.2,
+    "gezegend": 2.0, "love": 3.0, "nice": 1.8, "thanks": 1.9, "thx": 1.5, "fan": 1.5,
+    "kut": -2.5, "klote": -2.5, "balen": -2.0, "baal": -2.0, "shit": -2.0, "kapot": -2.0,
+    "storing": -2.0, "vertraging": -1.5, "vertraagd": -1.5, "uitgevallen": -1.5,
+    "geannuleerd": -1.5, "crasht": -2.0, "crash": -1.7, "traag": -1.5, "irritant": -2.2,
+    "belachelijk": -2.2, "schandalig": -2.8, "schande": -2.5, "bagger": -2.5,
+    "waardeloos": -2.5, "ranzig": -2.5, "smerig": -2.3, "vies": -2.0, "zonde": -1.5,
+    "oplichterij": -2.8, "oplichters": -2.8, "fail": -2.5, "haat": -2.8, "hekel": -2.0,
+    "teleurgesteld": -2.0, "teleurstellend": -2.0, "teleurstelling": -2.0, "boos": -2.0,
+    "woedend": -3.0, "kwaad": -2.0, "verdrietig": -2.0, "spijt": -1.5, "hoofdpijn": -1.5,
+    "rot": -2.0, "rotweer": -2.0, "frustrerend": -2.2, "ellende": -2.3, "drama": -1.8,
+    "onacceptabel": -2.5, "onbeschoft": -2.3, "chagrijnig": -1.8, "jammer": -1.5,
+    "helaas": -1.2, "probleem": -1.2, "problemen": -1.2, "foutmelding": -1.5, "mislukt": -1.8,
+    "kwijt": -1.3, "verspilling": -2.0, "nutteloos": -2.2, "mwah": -0.5, "meh": -0.3,
+    "pff": -1.0, "zucht": -1.2, "bah": -1.8, "getver": -2.0, "ziek": -1.5, "beroerd": -2.2,
+    "vreselijk": -2.8, "verschrikkelijk": -2.8, "hartverscheurend": -2.5, "saai": -1.5,
+    "spam": -1.0, "afgewezen": -1.2, "herrie": -1.2, "file": -0.8,
+}
+DUTCH_PHRASES: dict[tuple[str, ...], float] = {
+    ("bedankt", "voor", "niks"): -2.5, ("bedankt", "voor", "niets"): -2.5,
+    ("dank", "je", "de", "koekoek"): -2.5, ("nooit", "meer"): -2.0, ("werkt", "niet"): -1.8,
+    ("doet", "het", "niet"): -1.8, ("deed", "het", "niet"): -1.8, ("ligt", "eruit"): -1.8,
+    ("ligt", "er", "uit"): -1.8, ("ligt", "er", "weer", "uit"): -1.8,
+    ("ligt", "er", "alweer", "uit"): -1.8, ("in", "de", "wacht"): -1.0,
+    ("word", "er", "gek", "van"): -2.2, ("word", "gek", "van"): -2.2, ("maat", "is", "vol"): -2.0,
+    ("klaar", "mee"): -1.8, ("nog", "steeds", "geen"): -1.5, ("nog", "steeds", "niet"): -1.5,
+    ("goed", "gedaan"): 2.3, ("goed", "bezig"): 1.8, ("ga", "zo", "door"): 2.0,
+    ("dikke", "duim"): 2.2, ("hou", "van"): 2.5, ("houd", "van"): 2.5, ("geen", "klachten"): 2.0,
+    ("niet", "normaal"): -1.5, ("nee", "dank", "je"): -1.0, ("niet", "waard"): -1.8,
+    ("kan", "slechter"): 1.2, ("geen", "woorden", "voor"): -1.0,
+}
+
+DUTCH_NEGATORS = frozenset(
+    {"niet", "geen", "nooit", "niks", "niets", "nergens", "allesbehalve", "nimmer", "noch"}
+)
+DUTCH_BOOSTERS: dict[str, float] = {
+    word: BOOST for word in (
+        "heel", "erg", "zeer", "echt", "super", "ontzettend", "enorm", "hartstikke",
+        "vreselijk", "verschrikkelijk", "bijzonder", "extreem", "totaal", "helemaal",
+        "zo", "zoo", "zooo", "mega", "ongelooflijk", "ongelofelijk", "keihard",
+        "behoorlijk", "dik", "veel", "bizar", "ernstig", "absoluut", "ultra", "zwaar",
+    )
+} | {word: -BOOST for word in ("beetje", "redelijk", "vrij", "nogal", "enigszins")}
+
+SARCASM_STRONG_EN = ("/s", "yeah right", "said no one ever", "said nobody ever", "🙄", "🙃")
+SARCASM_WEAK_EN = ("oh great", "just great", "thanks a lot", "great job guys", "love it when")
+SARCASM_STRONG_NL = ("/s", "ja hoor", "ja ja", "🙄", "🙃", "not.", "niet dus")
+SARCASM_WEAK_NL = ("top hoor", "leuk hoor", "lekker dan", "goed bezig", "gaat lekker",
+                   "heel handig", "geniaal", "heerlijk")
+
+
+@dataclass(frozen=True)
+class SentimentRules:
+    """Everything the lexicon scorer needs to score one language."""
+
+    language: str
+    model_version: str
+    lexicon: dict[str, float]
+    phrases: dict[tuple[str, ...], float]
+    negators: frozenset[str]
+    boosters: dict[str, float]
+    contrast_words: frozenset[str]
+    strong_sarcasm: tuple[str, ...]
+    weak_sarcasm: tuple[str, ...]
+    inflections: bool = False
+    max_phrase_len: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        longest = max((len(phrase) for phrase in self.phrases), default=1)
+        object.__setattr__(self, "max_phrase_len", longest)
+
+
+def english_rules() -> SentimentRules:
+    """Build the English rules over VADER's lexicon."""
+    lexicon = dict(vader_lexicon())
+    lexicon.update(ENGLISH_SUPPLEMENT)
+    return SentimentRules(
+        language="en",
+        model_version="lexicon-en:vader-3.3.2+luister-1",
+        lexicon=lexicon,
+        phrases=ENGLISH_PHRASES,
+        negators=frozenset(NEGATE) | {"n't", "not", "no", "never", "nothing", "nobody"},
+        boosters={**BOOSTER_DICT, "sooo": BOOST, "soooo": BOOST},
+        contrast_words=frozenset({"but", "however", "although", "though", "yet"}),
+        strong_sarcasm=SARCASM_STRONG_EN,
+        weak_sarcasm=SARCASM_WEAK_EN,
+    )
+
+
+def dutch_rules(pattern_version: str) -> SentimentRules:
+    """Build the Dutch rules over the pattern Dutch adjective lexicon."""
+    lexicon = dict(pattern_dutch_lexicon())
+    lexicon.update(DUTCH_SUPPLEMENT)
+    return SentimentRules(
+        language="nl",
+        model_version=f"lexicon-nl:pattern-nl-{pattern_version}+luister-1",
+        lexicon=lexicon,
+        phrases=DUTCH_PHRASES,
+        negators=DUTCH_NEGATORS,
+        boosters=DUTCH_BOOSTERS,
+        contrast_words=frozenset({"maar", "echter", "but"}),
+        strong_sarcasm=SARCASM_STRONG_NL,
+        weak_sarcasm=SARCASM_WEAK_NL,
+        inflections=True,
+    )

@@ -1,0 +1,142 @@
+"""Ingest stores each mention once, refreshes what changed and quarantines what is invalid."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from listener.ingest import ingest_mentions
+from listener.models import Author, Mention, QuarantinedItem, QueueItem, Source
+from tests.factories import mention
+
+
+async def _count(session: AsyncSession, model: type) -> int:
+    return (await session.execute(select(func.count()).select_from(model))).scalar_one()
+
+
+async def test_new_mentions_are_stored_and_queued(session: AsyncSession) -> None:
+    report = await ingest_mentions(session, [mention(i) for i in range(20)])
+    await session.commit()
+
+    assert report.counts() == {"new": 20, "updated": 0, "unchanged": 0, "rejected": 0}
+    assert await _count(session, Mention) == 20
+    statuses = (await session.execute(select(QueueItem.status))).scalars().all()
+    assert statuses == ["new"] * 20
+    source = (await session.execute(select(Source))).scalar_one()
+    assert (source.name, source.kind) == ("mastodon-test", "mastodon")
+
+
+async def test_ingesting_the_same_items_again_changes_nothing(session: AsyncSession) -> None:
+    items = [mention(i) for i in range(30)]
+    await ingest_mentions(session, items)
+    await session.commit()
+
+    again = await ingest_mentions(session, items)
+    await session.commit()
+
+    assert again.counts() == {"new": 0, "updated": 0, "unchanged": 30, "rejected": 0}
+    assert await _count(session, Mention) == 30
+    assert await _count(session, QueueItem) == 30
+
+
+async def test_changed_metrics_are_refreshed_and_counted_as_updated(session: AsyncSession) -> None:
+    await ingest_mentions(session, [mention(1), mention(2)])
+    await session.commit()
+
+    refreshed = mention(1, engagement={"likes": 42, "reposts": 3, "replies": 1})
+    report = await ingest_mentions(session, [refreshed, mention(2)])
+    await session.commit()
+
+    assert (report.new, report.updated, report.unchanged) == (0, 1, 1)
+    likes = (
+        await session.execute(select(Mention.likes).where(Mention.external_id.like("%/1001")))
+    ).scalar_one()
+    assert likes == 42
+
+
+async def test_invalid_items_are_quarantined_while_valid_ones_are_stored(
+    session: AsyncSession,
+) -> None:
+    bad_date = mention(2, created_at="yesterday-ish")
+    no_text = mention(3, text="")
+    report = await ingest_mentions(session, [mention(1), bad_date, no_text, mention(4)])
+    await session.commit()
+
+    assert (report.new, report.rejected) == (2, 2)
+    assert [r.index for r in report.rejections] == [1, 2]
+    assert "created_at" in report.rejections[0].reason
+    assert "text" in report.rejections[1].reason
+    quarantined = (await session.execute(select(QuarantinedItem))).scalars().all()
+    assert len(quarantined) == 2
+    assert all(q.stage == "validation" for q in quarantined)
+    assert "yesterday-ish" in quarantined[0].payload
+
+
+async def test_authors_are_created_once_and_linked(session: AsyncSession) -> None:
+    await ingest_mentions(session, [mention(i) for i in range(21)])  # authors u0..u6
+    await session.commit()
+
+    assert await _count(session, Author) == 7
+    linked = (
+        await session.execute(select(func.count()).where(Mention.author_id.is_not(None)))
+    ).scalar_one()
+    assert linked == 21
+
+
+async def test_author_details_refresh_but_missing_fields_keep_what_we_knew(
+    session: AsyncSession,
+) -> None:
+    await ingest_mentions(session, [mention(0)])
+    await session.commit()
+    renamed = mention(
+        7, author={"platform_id": "u0", "display_name": "Anna Renamed", "followers": None}
+    )
+    await ingest_mentions(session, [renamed])
+    await session.commit()
+
+    author = (await session.execute(select(Author))).scalar_one()
+    assert author.display_name == "Anna Renamed"
+    assert author.followers == 100  # the platform did not say; the old count stays
+
+
+async def test_the_same_post_twice_in_one_batch_is_stored_once(session: AsyncSession) -> None:
+    report = await ingest_mentions(session, [mention(5), mention(5, text="edited")])
+    await session.commit()
+
+    assert (report.new, report.unchanged) == (1, 1)
+    text = (await session.execute(select(Mention.text))).scalar_one()
+    assert text == "edited"
+
+
+async def test_explicit_source_id_files_every_item_under_it(session: AsyncSession) -> None:
+    source = Source(kind="rss", name="press", config={}, cursor={})
+    session.add(source)
+    await session.flush()
+    report = await ingest_mentions(
+        session, [mention(1, platform="rss", source=None)], source_id=source.id
+    )
+    await session.commit()
+
+    assert report.new == 1
+    assert (await session.execute(select(Mention.source_id))).scalar_one() == source.id
+
+
+async def test_concurrent_ingests_of_the_same_items_do_not_duplicate(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    items = [mention(i) for i in range(50)]
+    async with sessions() as session, session.begin():
+        await ingest_mentions(session, items[:1])  # the source exists before the race
+
+    async def ingest_once() -> dict[str, int]:
+        async with sessions() as session, session.begin():
+            return (await ingest_mentions(session, items)).counts()
+
+    first, second = await asyncio.gather(ingest_once(), ingest_once())
+
+    assert first["new"] + second["new"] == 49
+    async with sessions() as session:
+        assert await _count(session, Mention) == 50
+        assert await _count(session, QueueItem) == 50
