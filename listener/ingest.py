@@ -261,17 +261,24 @@ async def ingest_mentions(
             report.unchanged += 1
         keyed[(sid, item.external_id)] = item
 
-    author_ids = await _author_ids(session, list(keyed.values()))
-    await _store_mentions(session, keyed, author_ids, report)
+    known = await _known_mentions(session, keyed)
+    pending: dict[tuple[int, str], tuple[MentionIn, str]] = {}
+    for key, item in keyed.items():
+        fingerprint = mention_fingerprint(item)
+        if key in known and known[key][1] == fingerprint:
+            report.unchanged += 1  # the fast path of a re-poll: nothing to write
+        else:
+            pending[key] = (item, fingerprint)
+    if pending:
+        author_ids = await _author_ids(session, [item for item, _ in pending.values()])
+        await _store_mentions(session, pending, known, author_ids, report)
     return report
 
 
-async def _store_mentions(
-    session: AsyncSession,
-    keyed: dict[tuple[int, str], MentionIn],
-    author_ids: dict[tuple[str, str], int],
-    report: IngestReport,
-) -> None:
+async def _known_mentions(
+    session: AsyncSession, keyed: dict[tuple[int, str], MentionIn]
+) -> dict[tuple[int, str], tuple[int, str]]:
+    """Id and fingerprint of the stored mentions among `keyed`."""
     by_source: dict[int, list[str]] = {}
     for sid, external_id in keyed:
         by_source.setdefault(sid, []).append(external_id)
@@ -284,25 +291,33 @@ async def _store_mentions(
         )
         for row in rows:
             known[(sid, row.external_id)] = (row.id, row.fingerprint)
+    return known
 
+
+async def _store_mentions(
+    session: AsyncSession,
+    pending: dict[tuple[int, str], tuple[MentionIn, str]],
+    known: dict[tuple[int, str], tuple[int, str]],
+    author_ids: dict[tuple[str, str], int],
+    report: IngestReport,
+) -> None:
+    """Insert the new mentions (and their queue items) and update the changed ones."""
     fresh: list[dict[str, Any]] = []
     changed: list[dict[str, Any]] = []
     now = utcnow()
-    for (sid, external_id), item in keyed.items():
-        author_id = (
-            author_ids.get((item.platform, item.author.platform_id)) if item.author else None
-        )
+    for (sid, external_id), (item, fingerprint) in pending.items():
+        author = item.author
+        author_id = author_ids.get((item.platform, author.platform_id)) if author else None
         values = _mention_values(item, source_id=sid, author_id=author_id)
-        if (sid, external_id) not in known:
-            fresh.append({**values, "fetched_at": now, "updated_at": now, "intents": []})
-            continue
-        mention_id, fingerprint = known[(sid, external_id)]
-        if fingerprint == values["fingerprint"]:
-            report.unchanged += 1
-        else:
+        values["fingerprint"] = fingerprint
+        if (sid, external_id) in known:
             values.pop("source_id")
             values.pop("external_id")
-            changed.append({"id": mention_id, **values, "fetched_at": now, "updated_at": now})
+            changed.append(
+                {"id": known[(sid, external_id)][0], **values, "fetched_at": now, "updated_at": now}
+            )
+        else:
+            fresh.append({**values, "fetched_at": now, "updated_at": now, "intents": []})
     if changed:
         await session.execute(update(Mention), changed)
         report.updated += len(changed)

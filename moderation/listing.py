@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select, and_, false, or_, select
+from sqlalchemy import ColumnElement, and_, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from listener.models import (
@@ -99,34 +99,36 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _apply_filter(stmt: Select[Any], f: MentionFilter) -> Select[Any]:
+def _conditions(f: MentionFilter) -> list[ColumnElement[bool]]:
+    """The WHERE clauses for a filter."""
+    where: list[ColumnElement[bool]] = []
     if f.status:
-        stmt = stmt.where(QueueItem.status.in_(f.status))
+        where.append(QueueItem.status.in_(f.status))
     if f.source_id is not None:
-        stmt = stmt.where(Mention.source_id == f.source_id)
+        where.append(Mention.source_id == f.source_id)
     if f.platform:
-        stmt = stmt.where(Mention.platform == f.platform)
+        where.append(Mention.platform == f.platform)
     if f.language:
-        stmt = stmt.where(Mention.language == f.language)
+        where.append(Mention.language == f.language)
     if f.sentiment:
-        stmt = stmt.where(Mention.sentiment_label == f.sentiment)
+        where.append(Mention.sentiment_label == f.sentiment)
     if f.author_id is not None:
-        stmt = stmt.where(Mention.author_id == f.author_id)
+        where.append(Mention.author_id == f.author_id)
     if f.unassigned:
-        stmt = stmt.where(QueueItem.assignee_id.is_(None))
+        where.append(QueueItem.assignee_id.is_(None))
     elif f.assignee_id is not None:
-        stmt = stmt.where(QueueItem.assignee_id == f.assignee_id)
+        where.append(QueueItem.assignee_id == f.assignee_id)
     if f.since is not None:
-        stmt = stmt.where(Mention.created_at >= f.since)
+        where.append(Mention.created_at >= f.since)
     if f.until is not None:
-        stmt = stmt.where(Mention.created_at < f.until)
+        where.append(Mention.created_at < f.until)
     if f.text:
-        stmt = stmt.where(Mention.text.ilike(f"%{_escape_like(f.text)}%", escape="\\"))
+        where.append(Mention.text.ilike(f"%{_escape_like(f.text)}%", escape="\\"))
     if f.topic:
         topic_ids = select(Topic.id).where(Topic.name == f.topic)
         linked = select(MentionTopic.mention_id).where(MentionTopic.topic_id.in_(topic_ids))
-        stmt = stmt.where(Mention.id.in_(linked))
-    return stmt
+        where.append(Mention.id.in_(linked))
+    return where
 
 
 async def list_mentions(
@@ -145,11 +147,12 @@ async def list_mentions(
         .join(Source, Source.id == Mention.source_id)
         .outerjoin(Author, Author.id == Mention.author_id)
     )
-    stmt = _apply_filter(stmt, filters)
+    where = _conditions(filters)
     if cursor:
-        stmt = stmt.where(_after(columns, decode_cursor(sort, cursor)))
-    stmt = stmt.order_by(*(c.desc() for c in columns)).limit(limit + 1)
-    rows = [QueueRow(m, q, a, name) for m, q, a, name in (await session.execute(stmt)).all()]
+        where.append(_after(columns, decode_cursor(sort, cursor)))
+    stmt = stmt.where(*where).order_by(*(c.desc() for c in columns)).limit(limit + 1)
+    result = await session.execute(stmt)
+    rows = [QueueRow(m, q, a, name) for m, q, a, name in result.all()]
     next_cursor = encode_cursor(sort, rows[limit - 1]) if len(rows) > limit else None
     return rows[:limit], next_cursor
 
