@@ -9,9 +9,10 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.errors import install_error_handlers
-from api.routers import auth, health, mentions
+from api.routers import auth, health, mentions, sources
 from listener import __version__
 from listener.db import engine_from_settings, make_sessionmaker
+from listener.jobs.runner import InProcessRunner
 from listener.settings import Settings, get_settings
 
 DESCRIPTION = """
@@ -30,8 +31,15 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     engine = engine or engine_from_settings(settings)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Embedded mode: without Redis the API process runs the polls itself.
+        runner = None
+        if settings.run_jobs and settings.redis_url is None:
+            runner = InProcessRunner(app.state.sessions, settings)
+            runner.start()
         yield
+        if runner is not None:
+            await runner.stop()
         if owns_engine:
             await engine.dispose()
 
@@ -49,4 +57,5 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(mentions.router)
+    app.include_router(sources.router)
     return app

@@ -67,7 +67,9 @@ class MentionIn(BaseModel):
     reply_to_external_id: str | None = Field(default=None, max_length=512)
     thread_external_id: str | None = Field(default=None, max_length=512)
     engagement: EngagementIn = Field(default_factory=EngagementIn)
-    raw: dict[str, Any] | None = Field(default=None, description="The platform payload, as received")
+    raw: dict[str, Any] | None = Field(
+        default=None, description="The platform payload, as received"
+    )
 
     @field_validator("platform")
     @classmethod

@@ -5,11 +5,11 @@ from __future__ import annotations
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "please-change-me"})
 
@@ -43,6 +43,31 @@ class Settings(BaseSettings):
     page_size_default: int = Field(default=50, ge=1, le=500)
     page_size_max: int = Field(default=200, ge=1, le=1000)
     ingest_batch_size: int = Field(default=500, ge=1, le=10_000)
+    http_allow_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated hosts, IPs or networks admitted although private",
+    )
+    contact_url: str = Field(
+        default="https://luister.invalid/bot",
+        description="Sent in the User-Agent so platform operators can reach you",
+    )
+    http_max_bytes: int = Field(default=15 * 1024 * 1024, ge=1024, description="Per response")
+    http_deadline_seconds: float = Field(default=30.0, gt=0)
+    queue_name: str = Field(default="luister:queue", description="The arq queue in Redis")
+    run_jobs: bool = Field(default=True, description="Run polling jobs (in-process or worker)")
+    poll_tick_seconds: float = Field(default=5.0, gt=0, description="In-process runner cadence")
+    poll_concurrency: int = Field(default=4, ge=1, le=64)
+    job_timeout_seconds: int = Field(default=120, ge=5)
+    max_consecutive_failures: int = Field(
+        default=8, ge=1, description="A source pauses itself after this many failed polls"
+    )
+
+    @field_validator("http_allow_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [h.strip() for h in value.split(",") if h.strip()]
+        return value
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:

@@ -115,6 +115,8 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         data_dir=tmp_path / "data",
         secret_key=TEST_SECRET,  # type: ignore[arg-type]
         redis_url=None,
+        run_jobs=False,
+        http_allow_hosts=["127.0.0.1"],
     )
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from listener import __version__, migrate
 from listener.cli.admin import config_app, db_app, tokens_app, users_app
 from listener.cli.common import EXIT_BAD_INPUT, err, fail, load_settings, run, stdout_is_tty
+from listener.cli.sources import sources_app
 from listener.importer import ImportReport, LineError, import_lines
 from listener.settings import Settings
 
@@ -28,6 +29,7 @@ app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
+app.add_typer(sources_app, name="sources")
 
 REPO_SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "mentions.jsonl"
 
@@ -101,6 +103,22 @@ def _import(
     with Progress(*columns, console=err, transient=True) as progress:
         task = progress.add_task("import", total=total)
         return run(_go(lambda n: progress.advance(task, n)))
+
+
+@app.command()
+def worker() -> None:
+    """Run an arq worker: polls sources as Redis jobs (needs LUISTER_REDIS_URL)."""
+    from arq import run_worker
+
+    from listener.jobs.worker import worker_settings
+
+    settings = load_settings()
+    try:
+        settings_class = worker_settings(settings)
+    except ValueError as exc:
+        fail(str(exc))
+    err.print("Luister worker starting")
+    run_worker(settings_class)
 
 
 @app.command("import")

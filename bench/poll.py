@@ -1,0 +1,139 @@
+"""Polling throughput: 200 RSS sources on loopback, polled by one worker's poll loop.
+
+Run: python bench/poll.py [--sources 200] [--items 25]
+Prints mentions per second and peak memory for Luister's polls (guarded client, feed parsing,
+ingest, cursor bookkeeping) and, in the same run, the time a bare httpx client takes to fetch
+the same pages: the ratio is the cost of safety and bookkeeping. Needs PostgreSQL
+(LUISTER_BENCH_DATABASE_URL, else LUISTER_TEST_DATABASE_URL, else the local server).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.ingest import DEFAULT_URL, _fresh_database
+from listener import migrate
+from listener import sources as service
+from listener.db import make_engine, make_sessionmaker
+from listener.polling import make_client, poll_source
+from listener.settings import Settings
+from tests.connectors.servers import LoopbackServer, Reply
+
+
+def feed(n: int, items: int) -> bytes:
+    """An RSS feed of `items` entries for source `n`."""
+    entries = "".join(
+        f"<item><title>Feed {n} post {i}</title><link>https://news.example/{n}/{i}</link>"
+        f"<guid>https://news.example/{n}/{i}</guid>"
+        f"<description>&lt;p&gt;Fietsbaan dock {i} in Utrecht is &lt;b&gt;full&lt;/b&gt; "
+        f"again, says reader {n}.&lt;/p&gt;</description>"
+        f"<pubDate>Tue, 17 Nov 2026 {i % 24:02d}:{n % 60:02d}:00 +0000</pubDate></item>"
+        for i in range(items)
+    )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+        f"<title>Feed {n}</title><link>https://news.example/{n}</link>{entries}</channel></rss>"
+    ).encode()
+
+
+async def bare_fetch(urls: list[str], concurrency: int) -> float:
+    """Seconds for a plain httpx client to GET every URL, `concurrency` at a time."""
+    limit = asyncio.Semaphore(concurrency)
+    async with httpx.AsyncClient() as client:
+
+        async def one(url: str) -> None:
+            async with limit:
+                (await client.get(url)).raise_for_status()
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one(u) for u in urls))
+        return time.perf_counter() - started
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sources", type=int, default=200)
+    parser.add_argument("--items", type=int, default=25)
+    args = parser.parse_args()
+    admin_url = (
+        os.environ.get("LUISTER_BENCH_DATABASE_URL")
+        or os.environ.get("LUISTER_TEST_DATABASE_URL")
+        or DEFAULT_URL
+    )
+    url = await _fresh_database(admin_url)
+    await asyncio.to_thread(migrate.upgrade, url)
+    settings = Settings(
+        database_url=url,
+        secret_key="bench-secret-" + "x" * 40,  # type: ignore[arg-type]
+        http_allow_hosts=["127.0.0.1"],
+        data_dir=Path("/tmp/luister-bench"),
+    )
+    engine = make_engine(url)
+    sessions = make_sessionmaker(engine)
+
+    with LoopbackServer("127.0.0.1") as server:
+        urls = []
+        for n in range(args.sources):
+            path = f"/feed/{n}.xml"
+            server.route(
+                path,
+                Reply(body=feed(n, args.items), headers={"Content-Type": "application/rss+xml"}),
+            )
+            urls.append(server.url(path))
+        async with sessions() as session, session.begin():
+            ids = [
+                (
+                    await service.create_source(
+                        session,
+                        kind="rss",
+                        name=f"feed-{n}",
+                        config={"url": u},
+                        key=settings.secret_bytes(),
+                    )
+                ).id
+                for n, u in enumerate(urls)
+            ]
+
+        bare_s = await bare_fetch(urls, settings.poll_concurrency)
+        limit = asyncio.Semaphore(settings.poll_concurrency)
+        async with make_client(settings) as client:
+
+            async def poll(source_id: int) -> int:
+                async with limit:
+                    outcome = await poll_source(
+                        sessions, source_id=source_id, settings=settings, client=client
+                    )
+                    assert outcome.ok and outcome.report is not None, outcome
+                    return outcome.report.new
+
+            started = time.perf_counter()
+            stored = sum(await asyncio.gather(*(poll(i) for i in ids)))
+            ours_s = time.perf_counter() - started
+    await engine.dispose()
+
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        f"sources: {args.sources}, items per feed: {args.items}, concurrency "
+        f"{settings.poll_concurrency}, PostgreSQL"
+    )
+    print(
+        f"luister poll      : {stored / ours_s:9,.0f} mentions/s ({ours_s:.2f} s, "
+        f"{stored:,} stored)"
+    )
+    print(f"bare httpx fetch  : {stored / bare_s:9,.0f} mentions/s-equivalent ({bare_s:.2f} s)")
+    print(f"ratio luister / bare fetch rate: {bare_s / ours_s:.3f}")
+    print(f"peak memory (max RSS of the process): {peak_mib:.0f} MiB")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,304 @@
+"""Lemmy: a community's new posts and comments (or a search), on API v4 with a v3 fallback."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, ClassVar, Literal
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from connectors._normalize import (
+    ItemError,
+    PlatformError,
+    as_mapping,
+    clean_base_url,
+    coerce_config,
+    host_of,
+    http_url,
+    join_text,
+    language_tag,
+    map_items,
+    optional_int,
+    parse_timestamp,
+    paused_until,
+    read_json,
+    utc_now,
+)
+from connectors.base import FetchResult, RejectedItem, WriteAction
+from connectors.items import AuthorIn, EngagementIn, MentionIn
+
+Api = Literal["v4", "v3"]
+_COMMUNITY = re.compile(r"^[a-z0-9_]{1,100}(@[a-z0-9.\-]{1,253})?$")
+# Status codes that mean "this API version is not served here", not "the instance is down".
+_NOT_SERVED = frozenset({400, 404, 405, 501})
+
+
+_SHARED_LANGUAGES: dict[str, dict[int, str]] = {}
+
+
+class LemmyConfig(BaseModel):
+    """A community on a Lemmy instance (`name` or `name@home.instance`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    instance_url: str = Field(examples=["https://lemmy.example"])
+    community: str = Field(examples=["fietsen@lemmy.example"])
+    query: str | None = Field(default=None, max_length=500, description="Search inside it")
+    include_comments: bool = True
+    page_size: int = Field(default=50, ge=1, le=50)
+    max_pages: int = Field(default=5, ge=1, le=50)
+
+    @field_validator("instance_url")
+    @classmethod
+    def _instance_url(cls, value: str) -> str:
+        return clean_base_url(value)
+
+    @field_validator("community")
+    @classmethod
+    def _community(cls, value: str) -> str:
+        name = value.strip().removeprefix("!").lower()
+        if not _COMMUNITY.match(name):
+            raise ValueError("a community is name or name@instance")
+        return name
+
+
+class LemmyConnector:
+    """Polls posts and comments newest first down to the highest local ids already seen.
+
+    Local ids grow as content arrives on this instance, so an item federated late (with an
+    older `published` time) still counts as new; it is found when it sorts onto a page the
+    poll reads, which stops at the first page holding an id it has seen.
+    """
+
+    kind: ClassVar[str] = "lemmy"
+    config_model: ClassVar[type[BaseModel]] = LemmyConfig
+    write_actions: ClassVar[frozenset[WriteAction]] = frozenset(
+        {WriteAction.REPLY, WriteAction.POST, WriteAction.LIKE}
+    )
+
+    def __init__(self, languages: dict[str, dict[int, str]] | None = None) -> None:
+        # Language ids are per instance and change rarely: one table per instance per process.
+        self._languages = languages if languages is not None else _SHARED_LANGUAGES
+
+    async def fetch(
+        self, *, client: httpx.AsyncClient, config: BaseModel, cursor: dict[str, Any]
+    ) -> FetchResult:
+        """Fetch posts and comments with ids above the cursor's marks."""
+        cfg = coerce_config(config, LemmyConfig)
+        if paused_until(cursor, utc_now()):
+            return FetchResult(items=[], cursor=dict(cursor))
+        api: Api | None = cursor.get("api") if cursor.get("api") in ("v4", "v3") else None
+        if api is None or cfg.instance_url not in self._languages:
+            api = await self._probe(client, cfg, api)
+        marks = {kind: _int_or_none(cursor.get(f"{kind}_mark")) for kind in ("post", "comment")}
+        try:
+            views, new_marks = await self._walk_all(client, cfg, api, marks)
+        except PlatformError as exc:
+            # The instance changed versions since the cursor was written: probe again, once.
+            if exc.status not in _NOT_SERVED:
+                raise
+            api = await self._probe(client, cfg, None)
+            views, new_marks = await self._walk_all(client, cfg, api, marks)
+        items, rejected = self._map(cfg, views)
+        next_cursor: dict[str, Any] = {"api": api}
+        next_cursor |= {f"{kind}_mark": mark for kind, mark in new_marks.items()}
+        return FetchResult(items=items, cursor=next_cursor, rejected=rejected)
+
+    async def _walk_all(
+        self, client: httpx.AsyncClient, cfg: LemmyConfig, api: Api, marks: dict[str, int | None]
+    ) -> tuple[list[Any], dict[str, int | None]]:
+        """New views of every wanted kind, and the marks to store."""
+        views: list[Any] = []
+        new_marks = dict(marks)
+        for kind in ("post", "comment") if cfg.include_comments else ("post",):
+            found, newest = await self._walk(client, cfg, api, kind, marks[kind])
+            views.extend(found)
+            new_marks[kind] = max(filter(None, (marks[kind], newest)), default=None)
+        return views, new_marks
+
+    async def _probe(self, client: httpx.AsyncClient, cfg: LemmyConfig, known: Api | None) -> Api:
+        """Find the API version (v4 first, unless v3 is already known) and load languages."""
+        # Two polls probing at once cost one extra request each; not worth a lock.
+        order: tuple[Api, ...] = ("v3",) if known == "v3" else ("v4", "v3")
+        for version in order:
+            response = await client.get(f"{cfg.instance_url}/api/{version}/site")
+            if response.status_code in _NOT_SERVED:
+                continue
+            site = as_mapping(read_json(response, "Lemmy"))
+            self._languages[cfg.instance_url] = _language_table(site.get("all_languages"))
+            return version
+        raise PlatformError("Lemmy answered neither /api/v4/site nor /api/v3/site")
+
+    async def _walk(
+        self,
+        client: httpx.AsyncClient,
+        cfg: LemmyConfig,
+        api: Api,
+        kind: Literal["post", "comment"],
+        mark: int | None,
+    ) -> tuple[list[Any], int | None]:
+        """Views of one kind above `mark`, newest first, and the highest id among them."""
+        found: list[Any] = []
+        newest: int | None = None
+        page_cursor: str | None = None
+        for page in range(1, cfg.max_pages + 1):
+            body = await self._list(client, cfg, api, kind, page, page_cursor)
+            views = _views_of_kind(body, kind)
+            reached_old = False
+            for view in views:
+                item_id = as_mapping(as_mapping(view).get(kind)).get("id")
+                if not isinstance(item_id, int):
+                    found.append(view)  # the mapper rejects it with a reason
+                elif mark is None or item_id > mark:
+                    found.append(view)
+                    newest = item_id if newest is None else max(newest, item_id)
+                else:
+                    reached_old = True
+            next_page = body.get("next_page")
+            page_cursor = next_page if isinstance(next_page, str) else None
+            no_more = len(views) < cfg.page_size or (api == "v4" and page_cursor is None)
+            # The first poll reads one page: listening starts now, not at the archive's start.
+            if reached_old or no_more or mark is None:
+                break
+        return found, newest
+
+    async def _list(
+        self,
+        client: httpx.AsyncClient,
+        cfg: LemmyConfig,
+        api: Api,
+        kind: Literal["post", "comment"],
+        page: int,
+        page_cursor: str | None,
+    ) -> Mapping[str, Any]:
+        params: dict[str, str | int] = {"sort": "New", "limit": cfg.page_size}
+        if api == "v4":
+            # 1.0 pre-releases renamed community_name to community_name_or_id for some lists.
+            params |= {"community_name": cfg.community, "community_name_or_id": cfg.community}
+            if page_cursor:
+                params["page_cursor"] = page_cursor
+        else:
+            params |= {"community_name": cfg.community, "page": page}
+        if cfg.query is not None:
+            path = "search"
+            params |= {"type_": "Posts" if kind == "post" else "Comments", "listing_type": "All"}
+            params["search_term" if api == "v4" else "q"] = cfg.query
+        else:
+            path = f"{kind}/list"
+            params["type_"] = "All"
+        response = await client.get(f"{cfg.instance_url}/api/{api}/{path}", params=params)
+        return as_mapping(read_json(response, "Lemmy"))
+
+    def _map(
+        self, cfg: LemmyConfig, views: list[Any]
+    ) -> tuple[list[MentionIn], list[RejectedItem]]:
+        languages = self._languages.get(cfg.instance_url, {})
+        # A comment's parent is named by local id in `path`; map the ones on these pages.
+        ap_by_comment = {
+            c["id"]: c.get("ap_id")
+            for c in (as_mapping(as_mapping(v).get("comment")) for v in views)
+            if isinstance(c.get("id"), int)
+        }
+        return map_items(
+            views,
+            lambda raw: view_to_mention(raw, languages=languages, ap_by_comment=ap_by_comment),
+            id_of=lambda raw: as_mapping(raw.get("comment") or raw.get("post")).get("ap_id"),
+        )
+
+
+def _int_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _language_table(languages: Any) -> dict[int, str]:
+    table: dict[int, str] = {}
+    for language in languages if isinstance(languages, list) else []:
+        entry = as_mapping(language)
+        if isinstance(entry.get("id"), int) and isinstance(entry.get("code"), str):
+            table[entry["id"]] = entry["code"]
+    return table
+
+
+def _views_of_kind(body: Mapping[str, Any], kind: Literal["post", "comment"]) -> list[Any]:
+    """The post or comment views of a list or search answer, whatever the wrapper is called."""
+    views: list[Any] = []
+    for key in ("items", "results", f"{kind}s"):
+        value = body.get(key)
+        if isinstance(value, list):
+            views.extend(value)
+    if not views and not any(key in body for key in ("items", "results", f"{kind}s")):
+        raise PlatformError(f"Lemmy answered without a list of {kind}s")
+    # Search results mix kinds; a comment view is the one carrying a `comment`.
+    return [v for v in views if ("comment" in as_mapping(v)) == (kind == "comment")]
+
+
+def view_to_mention(
+    view: Mapping[str, Any], *, languages: Mapping[int, str], ap_by_comment: Mapping[int, Any]
+) -> MentionIn:
+    """Map a PostView or CommentView (v3 or v4 shape) to a mention."""
+    post = as_mapping(view.get("post"))
+    comment = as_mapping(view.get("comment"))
+    subject = comment or post
+    ap_id = http_url(subject.get("ap_id"))
+    if ap_id is None:
+        raise ItemError("missing ap_id")
+    post_ap_id = http_url(post.get("ap_id"))
+    if comment:
+        text = join_text(comment.get("content"))
+        reply_to = _parent_ap_id(comment, ap_by_comment) or post_ap_id
+    else:
+        text = join_text(post.get("name"), post.get("body"), http_url(post.get("url")))
+        reply_to = None
+    if not text:
+        raise ItemError("no text")
+    # v3 keeps counters in `counts`; v4 moved them onto the post or comment itself.
+    counts = as_mapping(view.get("counts")) or subject
+    language_id = subject.get("language_id")
+    return MentionIn(
+        platform="lemmy",
+        external_id=ap_id,
+        url=ap_id,
+        text=text,
+        language=language_tag(languages.get(language_id)) if isinstance(language_id, int) else None,
+        created_at=parse_timestamp(subject.get("published_at") or subject.get("published")),
+        author=_author(as_mapping(view.get("creator"))),
+        reply_to_external_id=reply_to,
+        thread_external_id=post_ap_id,
+        engagement=EngagementIn(
+            likes=optional_int(counts.get("upvotes")),
+            score=counts.get("score") if isinstance(counts.get("score"), int) else None,
+            replies=optional_int(counts.get("child_count" if comment else "comments")),
+        ),
+        raw=dict(view),
+    )
+
+
+def _parent_ap_id(comment: Mapping[str, Any], ap_by_comment: Mapping[int, Any]) -> str | None:
+    """The parent comment's ap_id from `path` ("0.<root>.….<parent>.<self>"), when known."""
+    path = comment.get("path")
+    if not isinstance(path, str):
+        return None
+    parts = path.split(".")
+    if len(parts) < 3:
+        return None  # a top-level comment: it answers the post
+    try:
+        parent = int(parts[-2])
+    except ValueError:
+        return None
+    found = ap_by_comment.get(parent)
+    return found if isinstance(found, str) else None
+
+
+def _author(creator: Mapping[str, Any]) -> AuthorIn | None:
+    actor = http_url(creator.get("ap_id") or creator.get("actor_id"))
+    name = creator.get("name")
+    if actor is None or not isinstance(name, str):
+        return None
+    return AuthorIn(
+        platform_id=actor,
+        handle=f"@{name}@{host_of(actor)}",
+        display_name=creator.get("display_name") or None,
+        profile_url=actor,
+    )

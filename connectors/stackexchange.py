@@ -1,0 +1,236 @@
+"""Stack Exchange API 2.3: `/search/advanced` from a `fromdate`, within quota and backoff."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any, ClassVar, Self
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from connectors._normalize import (
+    ItemError,
+    PlatformError,
+    Watermark,
+    as_mapping,
+    clean_base_url,
+    coerce_config,
+    html_to_text,
+    http_url,
+    isoformat,
+    join_text,
+    map_items,
+    optional_int,
+    parse_timestamp,
+    paused_until,
+    utc_now,
+)
+from connectors.base import FetchResult, RejectedItem, WriteAction
+from connectors.http import note_backoff
+from connectors.items import AuthorIn, EngagementIn, MentionIn
+
+# "too many requests from this IP, more requests available in 8450 seconds"
+_AVAILABLE_IN = re.compile(r"available in (\d+) seconds?")
+_THROTTLE_ERRORS = frozenset({"throttle_violation"})
+_DEFAULT_THROTTLE_WAIT = 60.0
+
+
+class StackExchangeConfig(BaseModel):
+    """A question search on one Stack Exchange site."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    api_url: str = "https://api.stackexchange.com/2.3"
+    site: str = Field(default="stackoverflow", pattern=r"^[a-z0-9.\-]{2,100}$")
+    query: str | None = Field(default=None, max_length=500, description="Free text (q)")
+    tagged: list[str] = Field(default_factory=list, max_length=5)
+    key: SecretStr | None = Field(default=None, description="App key: 10,000 requests a day")
+    access_token: SecretStr | None = None
+    filter: str = Field(default="withbody", description="Must include question bodies")
+    page_size: int = Field(default=100, ge=1, le=100)
+    max_pages: int = Field(default=3, ge=1, le=25)
+
+    @field_validator("api_url")
+    @classmethod
+    def _api_url(cls, value: str) -> str:
+        return clean_base_url(value)
+
+    @model_validator(mode="after")
+    def _has_criteria(self) -> Self:
+        if not self.query and not self.tagged:
+            raise ValueError("set a query, tags, or both")
+        return self
+
+
+class StackExchangeConnector:
+    """Reads questions oldest first from the watermark, so a poll can stop anywhere safely."""
+
+    kind: ClassVar[str] = "stackexchange"
+    config_model: ClassVar[type[BaseModel]] = StackExchangeConfig
+    write_actions: ClassVar[frozenset[WriteAction]] = frozenset(
+        {WriteAction.REPLY, WriteAction.POST, WriteAction.LIKE}
+    )
+
+    async def fetch(
+        self, *, client: httpx.AsyncClient, config: BaseModel, cursor: dict[str, Any]
+    ) -> FetchResult:
+        """Fetch questions created since the cursor's watermark."""
+        cfg = coerce_config(config, StackExchangeConfig)
+        now = utc_now()
+        if paused_until(cursor, now):
+            return FetchResult(items=[], cursor=dict(cursor))
+        mark = Watermark.from_json(cursor.get("mark"))
+        first_poll = mark.at is None
+        seen = Watermark(mark.at, list(mark.ids))
+        items: list[MentionIn] = []
+        rejected: list[RejectedItem] = []
+        quota: dict[str, Any] = {}
+        not_before: datetime | None = None
+        for page in range(1, cfg.max_pages + 1):
+            url = f"{cfg.api_url}/search/advanced"
+            response = await client.get(url, params=self._params(cfg, mark, page))
+            body = _read_envelope(response)
+            quota = {k: body[k] for k in ("quota_max", "quota_remaining") if k in body}
+            not_before = _pause_from(body, now)
+            if (backoff := optional_int(body.get("backoff"))) is not None:
+                # The guarded client then holds every request to this host, not just ours.
+                note_backoff(client, url, backoff)
+            questions = body.get("items")
+            if not isinstance(questions, list):
+                raise PlatformError("Stack Exchange answered without an items list")
+            fresh = [q for q in questions if _is_new(q, mark, seen)]
+            page_items, page_rejected = map_items(fresh, question_to_mention, id_of=_question_id)
+            items.extend(page_items)
+            rejected.extend(page_rejected)
+            # The first poll reads the newest page only: listening starts now, not in 2008.
+            if first_poll or not body.get("has_more") or not_before is not None:
+                break
+        next_cursor: dict[str, Any] = {"mark": seen.to_json(), **quota}
+        if not_before is not None:
+            next_cursor["not_before"] = isoformat(not_before)
+        return FetchResult(items=items, cursor=next_cursor, rejected=rejected)
+
+    @staticmethod
+    def _params(cfg: StackExchangeConfig, mark: Watermark, page: int) -> dict[str, str | int]:
+        params: dict[str, str | int] = {
+            "site": cfg.site,
+            "sort": "creation",
+            "pagesize": cfg.page_size,
+            "page": page,
+            "filter": cfg.filter,
+        }
+        if mark.at is None:
+            params["order"] = "desc"
+        else:
+            # fromdate is inclusive, so questions in the mark's own second come back and are
+            # told apart by id; ascending order makes every page continue the previous one.
+            params.update({"order": "asc", "fromdate": mark.at})
+        if cfg.query:
+            params["q"] = cfg.query
+        if cfg.tagged:
+            params["tagged"] = ";".join(cfg.tagged)
+        if cfg.key is not None:
+            params["key"] = cfg.key.get_secret_value()
+        if cfg.access_token is not None:
+            params["access_token"] = cfg.access_token.get_secret_value()
+        return params
+
+
+def _read_envelope(response: httpx.Response) -> Mapping[str, Any]:
+    """The wrapper object, or a PlatformError built from its error_id/error_name fields."""
+    try:
+        body = as_mapping(response.json())
+    except ValueError as exc:
+        raise PlatformError(
+            f"Stack Exchange answered HTTP {response.status_code} with a body that is not JSON",
+            status=response.status_code,
+        ) from exc
+    error_name = body.get("error_name")
+    if response.status_code >= 400 or error_name is not None:
+        message = body.get("error_message")
+        retry_after = None
+        if error_name in _THROTTLE_ERRORS:
+            found = _AVAILABLE_IN.search(message) if isinstance(message, str) else None
+            retry_after = float(found.group(1)) if found else _DEFAULT_THROTTLE_WAIT
+        raise PlatformError(
+            f"Stack Exchange error {body.get('error_id')} {error_name or 'unknown'}"
+            + (f": {message[:200]}" if isinstance(message, str) else ""),
+            status=response.status_code,
+            retry_after=retry_after,
+        )
+    return body
+
+
+def _pause_from(body: Mapping[str, Any], now: datetime) -> datetime | None:
+    """When the next request may go out, if the body asks for a pause."""
+    pauses = []
+    backoff = optional_int(body.get("backoff"))
+    if backoff:
+        pauses.append(now + timedelta(seconds=backoff))
+    if body.get("quota_remaining") == 0:
+        # The daily quota comes back within a day; try again after the next UTC midnight. If it
+        # is not back yet, the throttle error says exactly how long to wait.
+        pauses.append((now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0))
+    return max(pauses) if pauses else None
+
+
+def _is_new(question: Any, mark: Watermark, seen: Watermark) -> bool:
+    data = as_mapping(question)
+    created, qid = data.get("creation_date"), _question_id(question)
+    if not isinstance(created, int) or qid is None:
+        return True  # the mapper rejects it with a reason
+    if not mark.is_new(created, qid):
+        return False
+    seen.include(created, qid)
+    return True
+
+
+def _question_id(raw: Any) -> str | None:
+    value = as_mapping(raw).get("question_id")
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def question_to_mention(question: Mapping[str, Any]) -> MentionIn:
+    """Map a question (fetched with a filter that includes `body`) to a mention."""
+    qid = _question_id(question)
+    if qid is None:
+        raise ItemError("missing question_id")
+    # Titles and names arrive HTML-escaped ("don&#39;t"); bodies are HTML.
+    title = html.unescape(question.get("title") or "")
+    body_html = question.get("body") if isinstance(question.get("body"), str) else None
+    text = join_text(title, html_to_text(body_html))
+    if not text:
+        raise ItemError("question has no title or body")
+    score = question.get("score")
+    return MentionIn(
+        platform="stackexchange",
+        external_id=qid,
+        url=http_url(question.get("link")),
+        text=text,
+        html=body_html,
+        created_at=parse_timestamp(question.get("creation_date")),
+        author=_owner(as_mapping(question.get("owner"))),
+        thread_external_id=qid,
+        engagement=EngagementIn(
+            score=score if isinstance(score, int) and not isinstance(score, bool) else None,
+            replies=optional_int(question.get("answer_count")),
+            views=optional_int(question.get("view_count")),
+        ),
+        raw=dict(question),
+    )
+
+
+def _owner(owner: Mapping[str, Any]) -> AuthorIn | None:
+    user_id = owner.get("user_id")
+    # Deleted and anonymous owners ("does_not_exist") carry no user_id.
+    if not isinstance(user_id, int) or isinstance(user_id, bool):
+        return None
+    name = owner.get("display_name")
+    return AuthorIn(
+        platform_id=str(user_id),
+        display_name=html.unescape(name) if isinstance(name, str) and name else None,
+        profile_url=http_url(owner.get("link")),
+    )

@@ -1,0 +1,1 @@
+"""Background work: the same job functions run in-process (embedded) or in arq workers."""

@@ -1,0 +1,62 @@
+"""The embedded mode's scheduler: runs due polls inside `luister serve`, no Redis needed."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from listener.polling import due_source_ids, make_client, poll_source
+from listener.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class InProcessRunner:
+    """Every tick, poll the sources that are due, a few at a time."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], settings: Settings) -> None:
+        self.sessions = sessions
+        self.settings = settings
+        self._task: asyncio.Task[None] | None = None
+        self._running: set[asyncio.Task[object]] = set()
+
+    async def tick(self) -> int:
+        """Start polls for the due sources that are not already being polled; return how many."""
+        async with self.sessions() as session:
+            due = await due_source_ids(session, limit=self.settings.poll_concurrency * 4)
+        limit = asyncio.Semaphore(self.settings.poll_concurrency)
+
+        async def _one(source_id: int) -> None:
+            async with limit:
+                await poll_source(
+                    self.sessions, source_id=source_id, settings=self.settings, client=self._client
+                )
+
+        await asyncio.gather(*(_one(i) for i in due))
+        return len(due)
+
+    async def _loop(self) -> None:
+        async with make_client(self.settings) as client:
+            self._client = client
+            while True:
+                try:
+                    await self.tick()
+                except Exception:  # the scheduler must outlive any one bad tick
+                    log.exception("in-process poll tick failed")
+                await asyncio.sleep(self.settings.poll_tick_seconds)
+
+    def start(self) -> None:
+        """Begin ticking in the background."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._loop(), name="luister-runner")
+
+    async def stop(self) -> None:
+        """Stop ticking; polls in flight are cancelled and, having committed nothing, re-run."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
