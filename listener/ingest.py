@@ -249,6 +249,7 @@ async def ingest_mentions(
     source_ids: dict[str, int] = {}
     # Later copies of the same post in one batch win; earlier ones count as unchanged.
     keyed: dict[tuple[int, str], MentionIn] = {}
+    first_source: dict[tuple[str, str], int] = {}  # platform-wide ids: the first source keeps it
     for _, item in valid:
         if source_id is not None:
             sid = source_id
@@ -257,6 +258,8 @@ async def ingest_mentions(
             if name not in source_ids:
                 source_ids[name] = await source_for_name(session, name=name, kind=item.platform)
             sid = source_ids[name]
+        if item.platform in GLOBAL_ID_PLATFORMS:
+            sid = first_source.setdefault((item.platform, item.external_id), sid)
         if (sid, item.external_id) in keyed:
             report.unchanged += 1
         keyed[(sid, item.external_id)] = item
@@ -275,13 +278,23 @@ async def ingest_mentions(
     return report
 
 
+# Platforms whose ids are unique platform-wide (status URIs, at:// URIs, fullnames, HN ids):
+# the same post heard through two sources (say, two Mastodon instances) is stored once.
+GLOBAL_ID_PLATFORMS = frozenset({"mastodon", "bluesky", "reddit", "hackernews"})
+
+
 async def _known_mentions(
     session: AsyncSession, keyed: dict[tuple[int, str], MentionIn]
 ) -> dict[tuple[int, str], tuple[int, str]]:
-    """Id and fingerprint of the stored mentions among `keyed`."""
+    """Id and fingerprint of the stored mentions among `keyed` (across sources where ids are
+    platform-wide)."""
     by_source: dict[int, list[str]] = {}
-    for sid, external_id in keyed:
-        by_source.setdefault(sid, []).append(external_id)
+    by_platform: dict[str, dict[str, list[int]]] = {}
+    for (sid, external_id), item in keyed.items():
+        if item.platform in GLOBAL_ID_PLATFORMS:
+            by_platform.setdefault(item.platform, {}).setdefault(external_id, []).append(sid)
+        else:
+            by_source.setdefault(sid, []).append(external_id)
     known: dict[tuple[int, str], tuple[int, str]] = {}
     for sid, external_ids in by_source.items():
         rows = await session.execute(
@@ -291,6 +304,15 @@ async def _known_mentions(
         )
         for row in rows:
             known[(sid, row.external_id)] = (row.id, row.fingerprint)
+    for platform, sources_by_id in by_platform.items():
+        rows = await session.execute(
+            select(Mention.id, Mention.external_id, Mention.fingerprint)
+            .where(Mention.platform == platform, Mention.external_id.in_(list(sources_by_id)))
+            .order_by(Mention.id)
+        )
+        for row in rows:
+            for sid in sources_by_id[row.external_id]:
+                known.setdefault((sid, row.external_id), (row.id, row.fingerprint))
     return known
 
 

@@ -140,3 +140,35 @@ async def test_concurrent_ingests_of_the_same_items_do_not_duplicate(
     async with sessions() as session:
         assert await _count(session, Mention) == 50
         assert await _count(session, QueueItem) == 50
+
+
+async def test_a_status_heard_on_two_instances_is_stored_once(session: AsyncSession) -> None:
+    on_one = mention(1, source="mastodon-social")
+    on_other = mention(1, source="mastodon-nl", engagement={"likes": 9})
+    first = await ingest_mentions(session, [on_one])
+    second = await ingest_mentions(session, [on_other])
+    await session.commit()
+
+    assert (first.new, second.new, second.updated) == (1, 0, 1)
+    assert await _count(session, Mention) == 1
+
+
+async def test_per_source_ids_are_not_merged_across_sources(session: AsyncSession) -> None:
+    # Stack Exchange question ids repeat across sites: two sources, two mentions.
+    items = [
+        mention(1, platform="stackexchange", source=f"se-{site}", external_id="4711")
+        for site in ("bicycles", "travel")
+    ]
+    report = await ingest_mentions(session, items)
+    await session.commit()
+    assert report.new == 2
+
+
+async def test_one_status_from_two_instances_in_one_batch_is_stored_once(
+    session: AsyncSession,
+) -> None:
+    batch = [mention(1, source="mastodon-social"), mention(1, source="mastodon-nl")]
+    report = await ingest_mentions(session, batch)
+    await session.commit()
+    assert (report.new, report.unchanged) == (1, 1)
+    assert await _count(session, Mention) == 1
