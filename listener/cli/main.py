@@ -16,8 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from listener import __version__, migrate
 from listener.cli.admin import config_app, db_app, tokens_app, users_app
 from listener.cli.common import EXIT_BAD_INPUT, err, fail, load_settings, run, stdout_is_tty
+from listener.cli.digest import digest_app
 from listener.cli.sources import sources_app
 from listener.importer import ImportReport, LineError, import_lines
+from listener.nlp.cli import app as nlp_app
 from listener.settings import Settings
 
 app = typer.Typer(
@@ -30,6 +32,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(sources_app, name="sources")
+app.add_typer(nlp_app, name="nlp")
+app.add_typer(digest_app, name="digest")
 
 REPO_SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "mentions.jsonl"
 
@@ -47,6 +51,18 @@ def main(
     ] = False,
 ) -> None:
     """Luister: hear what is said about your organisation and answer well."""
+    _install_reactions()
+
+
+def _install_reactions() -> None:
+    # Mentions stored by any command (import, sources poll) get scored and wake snoozed items.
+    from listener.settings import SettingsError, get_settings
+    from moderation.reactions import install
+
+    try:
+        install(get_settings())
+    except (SettingsError, ValueError):
+        return  # the command itself reports the configuration problem
 
 
 def _serve(settings: Settings) -> None:

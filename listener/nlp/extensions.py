@@ -37,6 +37,7 @@ def luister_data(doc: Doc) -> dict[str, Any]:
 
 def _getter(name: str) -> Callable[[Doc], Any]:
     def get(doc: Doc) -> Any:
+        """Read one Luister value from the Doc."""
         return doc.user_data.get(RESULTS_KEY, {}).get(name)
 
     return get
@@ -44,6 +45,7 @@ def _getter(name: str) -> Callable[[Doc], Any]:
 
 def _setter(name: str) -> Callable[[Doc, Any], None]:
     def set_value(doc: Doc, value: Any) -> None:
+        """Write one Luister value to the Doc."""
         luister_data(doc)[name] = value
 
     return set_value

