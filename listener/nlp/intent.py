@@ -20,9 +20,9 @@ from listener.nlp.intent_rules import (
     expand_pattern,
     intent_rules_for,
 )
+from listener.nlp.labels import INTENTS as INTENTS  # re-exported here for older imports
 from listener.nlp.tokens import DEFAULT_BATCH_SIZE, pipe_in_batches, token_strings
 
-INTENTS = ("question", "complaint", "praise", "help_request", "spam")
 CLAUSE_END = frozenset({".", "!", "?", ",", ":", ";", "…", "...", "..", "?!", "!?"})
 SPAM_THRESHOLD = 2
 MIN_COMPOUND_HEAD = 3
@@ -52,8 +52,7 @@ def make_target_test(rules: IntentRules) -> Callable[[str], bool]:
         found = known.get(word)
         if found is None:
             found = (
-                word in rules.second_person or word in rules.service_words
-                or word.endswith(heads)
+                word in rules.second_person or word in rules.service_words or word.endswith(heads)
             )
             if len(known) < MAX_CACHED_WORDS:
                 known[word] = found
@@ -135,8 +134,11 @@ class IntentMatcher:
                 return True
             excluded = rules.verb_first_excluded
             if (
-                excluded is not None and second in rules.subjects and first.isalpha()
-                and first not in excluded and first not in rules.subjects
+                excluded is not None
+                and second in rules.subjects
+                and first.isalpha()
+                and first not in excluded
+                and first not in rules.subjects
             ):
                 return True
         return False

@@ -6,10 +6,11 @@ import math
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from functools import cache
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from spacy.language import Language
 from spacy.tokens import Doc
+from spacy.util import minibatch
 
 from listener.nlp.extensions import luister_data
 from listener.nlp.lexicons import (
@@ -20,7 +21,10 @@ from listener.nlp.lexicons import (
     vader_lexicon,
 )
 from listener.nlp.sentiment_rules import SentimentRules, dutch_rules, english_rules
-from listener.nlp.tokens import DEFAULT_BATCH_SIZE, pipe_in_batches, token_strings
+from listener.nlp.tokens import DEFAULT_BATCH_SIZE, token_strings
+
+if TYPE_CHECKING:
+    from listener.nlp.classifier import TrainedSentiment
 
 CAPS_BOOST = 0.733
 NEGATION_SCALAR = -0.74
@@ -124,9 +128,7 @@ class LexiconScorer:
                 return lexicon[candidate]
         return None
 
-    def score_words(
-        self, words: Sequence[str], lowers: list[str] | None = None
-    ) -> SentimentScore:
+    def score_words(self, words: Sequence[str], lowers: list[str] | None = None) -> SentimentScore:
         """Score one text given as its tokens (and, optionally, their lowercase forms)."""
         if lowers is None:
             lowers = [word.lower() for word in words]
@@ -147,7 +149,8 @@ class LexiconScorer:
         valences = [0.0] * count
         covered = (
             self._apply_phrases(lowers, valences)
-            if not present.isdisjoint(self._phrases_by_first_word) else None
+            if not present.isdisjoint(self._phrases_by_first_word)
+            else None
         )
         cache = self._valences
         found = [cache[word] if word in cache else self.valence(word) for word in lowers]
@@ -306,31 +309,78 @@ def score_text_words(
 
 
 class SentimentComponent:
-    """spaCy component writing sentiment_label, sentiment_score and sentiment_model."""
+    """spaCy component writing sentiment_label, sentiment_score and sentiment_model.
 
-    def __init__(self, nlp: Language, neutral_band: float) -> None:
+    With a trained classifier (`model_path`), texts in the pipeline's own language are scored
+    by it instead of the lexicon; emoji-only texts keep the emoji lexicon, which the
+    bag-of-words classifier cannot know.
+    """
+
+    def __init__(
+        self,
+        nlp: Language,
+        neutral_band: float,
+        model_path: str | None = None,
+        model_version: str | None = None,
+    ) -> None:
         self.default_language: str = nlp.lang or "xx"
         self.neutral_band = neutral_band
+        self.classifier: TrainedSentiment | None = None
+        if model_path:
+            from listener.nlp.classifier import TrainedSentiment
+
+            version = model_version or f"textcat-{self.default_language}:{model_path}"
+            self.classifier = TrainedSentiment(model_path, version, neutral_band)
 
     def __call__(self, doc: Doc) -> Doc:
-        data = luister_data(doc)
-        language = data.get("language") or self.default_language
-        words, lowers, _ = token_strings(doc)
-        result = score_text_words(words, language, self.neutral_band, lowers)
-        if result is None:
-            data["sentiment_label"] = data["sentiment_score"] = data["sentiment_model"] = None
-        else:
-            data["sentiment_label"] = result.label
-            data["sentiment_score"] = result.score
-            data["sentiment_model"] = result.model_version
+        self._score_batch([doc])
         return doc
+
+    def _score_batch(self, docs: Sequence[Doc]) -> None:
+        classify: list[tuple[Doc, str]] = []
+        for doc in docs:
+            data = luister_data(doc)
+            language = data.get("language") or self.default_language
+            words, lowers, text = token_strings(doc)
+            if self.classifier is not None and language == self.default_language:
+                emoji = score_emoji_only(words, self.neutral_band)
+                if emoji is None:
+                    classify.append((doc, text))
+                    continue
+                _write(data, emoji)
+            else:
+                _write(data, score_text_words(words, language, self.neutral_band, lowers))
+        if classify and self.classifier is not None:
+            scores = self.classifier.score_many([text for _, text in classify])
+            for (doc, _), result in zip(classify, scores, strict=True):
+                _write(luister_data(doc), result)
 
     def pipe(self, stream: Iterable[Doc], batch_size: int = DEFAULT_BATCH_SIZE) -> Iterator[Doc]:
         """Process a stream of Docs batch by batch (used by nlp.pipe)."""
-        return pipe_in_batches(self, stream, batch_size)
+        for batch in minibatch(stream, size=batch_size):
+            self._score_batch(batch)
+            yield from batch
 
 
-@Language.factory("luister_sentiment", default_config={"neutral_band": 0.05})
-def make_sentiment_component(nlp: Language, name: str, neutral_band: float) -> SentimentComponent:
-    """Create the lexicon sentiment component (English and Dutch; emoji in any language)."""
-    return SentimentComponent(nlp, neutral_band)
+def _write(data: dict[str, object], result: SentimentScore | None) -> None:
+    if result is None:
+        data["sentiment_label"] = data["sentiment_score"] = data["sentiment_model"] = None
+    else:
+        data["sentiment_label"] = result.label
+        data["sentiment_score"] = result.score
+        data["sentiment_model"] = result.model_version
+
+
+@Language.factory(
+    "luister_sentiment",
+    default_config={"neutral_band": 0.05, "model_path": None, "model_version": None},
+)
+def make_sentiment_component(
+    nlp: Language,
+    name: str,
+    neutral_band: float,
+    model_path: str | None,
+    model_version: str | None,
+) -> SentimentComponent:
+    """Create the sentiment component: lexicons (English, Dutch, emoji) or a trained textcat."""
+    return SentimentComponent(nlp, neutral_band, model_path, model_version)

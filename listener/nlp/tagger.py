@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import gc
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import spacy
@@ -42,6 +43,15 @@ class NlpSettings:
     neutral_band: float = 0.05
     batch_size: int = 512
     taxonomy: Taxonomy = DEFAULT_TAXONOMY
+    # Trained sentiment classifiers that replace the lexicon: (language, directory, version).
+    sentiment_models: tuple[tuple[str, str, str], ...] = ()
+
+    def sentiment_model_for(self, language: str) -> tuple[str, str] | None:
+        """Return (directory, version) of the trained classifier for a language, if any."""
+        for code, path, version in self.sentiment_models:
+            if code == language:
+                return path, version
+        return None
 
 
 @dataclass(frozen=True)
@@ -153,7 +163,15 @@ def build_pipeline(language: str, settings: NlpSettings) -> Language:
             "preload": settings.preload_language_models,
         },
     )
-    nlp.add_pipe("luister_sentiment", config={"neutral_band": settings.neutral_band})
+    trained = settings.sentiment_model_for(language)
+    nlp.add_pipe(
+        "luister_sentiment",
+        config={
+            "neutral_band": settings.neutral_band,
+            "model_path": trained[0] if trained else None,
+            "model_version": trained[1] if trained else None,
+        },
+    )
     nlp.add_pipe("luister_intent")
     topics = nlp.add_pipe("luister_topics")
     if isinstance(topics, TopicsComponent):
@@ -172,6 +190,8 @@ class Tagger:
             self.settings.preload_language_models,
         )
         self._pipelines: dict[str, Language] = {}
+        # spaCy pipelines are not thread-safe; callers may tag from worker threads.
+        self._lock = threading.Lock()
         self.version_prefix = (
             f"luister-nlp-{NLP_VERSION};lingua-{package_version('lingua-language-detector')};"
             f"taxonomy-{self.settings.taxonomy.version}"
@@ -193,13 +213,14 @@ class Tagger:
     def tag_texts(self, items: Iterable[TagInput | str]) -> list[TagResult]:
         """Tag many texts (in input order), grouping them by language for nlp.pipe."""
         inputs = [item if isinstance(item, TagInput) else TagInput(text=item) for item in items]
-        decided = self._decide_languages(inputs)
-        groups: dict[str, list[int]] = {}
-        for index, (language, _, _) in enumerate(decided):
-            groups.setdefault(blank_language_for(language), []).append(index)
         results: list[TagResult | None] = [None] * len(inputs)
-        with paused_garbage_collection():
-            self._tag_groups(inputs, decided, groups, results)
+        with self._lock:
+            decided = self._decide_languages(inputs)
+            groups: dict[str, list[int]] = {}
+            for index, (language, _, _) in enumerate(decided):
+                groups.setdefault(blank_language_for(language), []).append(index)
+            with paused_garbage_collection():
+                self._tag_groups(inputs, decided, groups, results)
         return [result for result in results if result is not None]
 
     def _tag_groups(
@@ -279,7 +300,8 @@ def get_tagger(settings: NlpSettings | None = None) -> Tagger:
     return _shared_tagger(settings or NlpSettings())
 
 
-@cache
+# Bounded: every taxonomy edit or newly activated model makes new settings, hence a new Tagger.
+@lru_cache(maxsize=4)
 def _shared_tagger(settings: NlpSettings) -> Tagger:
     return Tagger(settings)
 

@@ -123,9 +123,7 @@ def evaluate_textcat(nlp: Language, examples: Sequence[LabelledExample]) -> Clas
     return classification_report([e.label for e in examples], predicted, SENTIMENT_LABELS)
 
 
-def evaluate_lexicon(
-    examples: Sequence[LabelledExample], language: str
-) -> ClassificationReport:
+def evaluate_lexicon(examples: Sequence[LabelledExample], language: str) -> ClassificationReport:
     """Score the lexicon sentiment model on the same labelled examples."""
     tokenizer = spacy.blank(language).tokenizer
     predicted = []
@@ -136,15 +134,15 @@ def evaluate_lexicon(
     return classification_report([e.label for e in examples], predicted, SENTIMENT_LABELS)
 
 
-def next_version_dir(directory: Path, language: str) -> Path:
-    """Return directory/<language>/v<N+1>, one past the highest existing version."""
+def next_version_dir(directory: Path, language: str, at_least: int = 1) -> Path:
+    """Return directory/<language>/v<N+1>, one past the highest existing version (>= at_least)."""
     base = directory / language
     versions = [
         int(match.group(1))
         for child in (base.iterdir() if base.is_dir() else ())
         if child.is_dir() and (match := VERSION_DIR.match(child.name))
     ]
-    return base / f"v{max(versions, default=0) + 1}"
+    return base / f"v{max(max(versions, default=0) + 1, at_least)}"
 
 
 def train_and_compare(
@@ -155,6 +153,7 @@ def train_and_compare(
     heldout: Sequence[LabelledExample] | None = None,
     epochs: int = DEFAULT_EPOCHS,
     seed: int = 13,
+    min_version: int = 1,
 ) -> TrainingOutcome:
     """Train on the examples, score model and lexicon on held-out data, save versioned."""
     if heldout is None:
@@ -166,7 +165,7 @@ def train_and_compare(
     nlp = train_textcat(train, language, epochs=epochs, seed=seed)
     trained = evaluate_textcat(nlp, heldout)
     lexicon = evaluate_lexicon(heldout, language)
-    path = next_version_dir(Path(directory), language)
+    path = next_version_dir(Path(directory), language, min_version)
     model_version = f"textcat-{language}:{path.name}"
     nlp.meta.update({"name": f"luister_sentiment_{language}", "version": f"0.0.{path.name[1:]}"})
     path.mkdir(parents=True)

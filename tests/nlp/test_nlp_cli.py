@@ -21,8 +21,10 @@ def json_lines(output: str) -> list[dict[str, object]]:
 
 @pytest.mark.parametrize(
     ("text", "language"),
-    [("Waarom werkt de app niet?? Ik word er gek van", "nl"),
-     ("Why does the app not work?? It drives me crazy", "en")],
+    [
+        ("Waarom werkt de app niet?? Ik word er gek van", "nl"),
+        ("Why does the app not work?? It drives me crazy", "en"),
+    ],
 )
 def test_tag_reads_stdin_and_prints_the_issue_example(text: str, language: str) -> None:
     result = runner.invoke(app, ["tag"], input=text + "\n")
@@ -48,12 +50,17 @@ def test_tag_keeps_input_order_and_numbers_plain_lines(tmp_path: Path) -> None:
 
 
 def test_tag_jsonl_reports_bad_lines_and_exits_2_after_tagging_the_rest() -> None:
-    stdin = "\n".join([
-        json.dumps({"id": "a", "text": "Top service, bedankt!", "language": "nl"}),
-        "{not json",
-        json.dumps({"id": "c", "text": 42}),
-        json.dumps({"text": "Kan ik met iDEAL betalen"}),
-    ]) + "\n"
+    stdin = (
+        "\n".join(
+            [
+                json.dumps({"id": "a", "text": "Top service, bedankt!", "language": "nl"}),
+                "{not json",
+                json.dumps({"id": "c", "text": 42}),
+                json.dumps({"text": "Kan ik met iDEAL betalen"}),
+            ]
+        )
+        + "\n"
+    )
     result = runner.invoke(app, ["tag", "--jsonl"], input=stdin)
     assert result.exit_code == 2
     lines = json_lines(result.stdout)
@@ -113,7 +120,10 @@ def test_python_dash_m_runs_the_command_group() -> None:
     completed = subprocess.run(
         [sys.executable, "-m", "listener.nlp", "tag", "-"],
         input="Waarom werkt de app niet?? Ik word er gek van\n",
-        capture_output=True, text=True, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert completed.returncode == 0, completed.stderr
     assert json.loads(completed.stdout)["language"] == "nl"

@@ -28,8 +28,9 @@ def test_missing_predictions_get_their_own_column() -> None:
 
 
 def test_intent_report_scores_sets() -> None:
-    report = intent_report([("question",), ("complaint", "question"), ()],
-                           [("question",), ("complaint",), ("praise",)])
+    report = intent_report(
+        [("question",), ("complaint", "question"), ()], [("question",), ("complaint",), ("praise",)]
+    )
     assert report["exact_match"] == pytest.approx(1 / 3, abs=1e-4)
     assert report["per_intent_f1"]["complaint"] == 1.0
     assert report["per_intent_f1"]["question"] == pytest.approx(0.6667, abs=1e-4)

@@ -33,9 +33,13 @@ def test_questions_without_question_mark_are_found(
 
 @pytest.mark.parametrize(
     ("text", "language"),
-    [("What a match last night!!", "en"), ("Wat een prachtige dag", "nl"),
-     ("Dank je wel voor de snelle hulp", "nl"), ("Volg ons voor meer nieuws", "nl"),
-     ("The train was on time today", "en")],
+    [
+        ("What a match last night!!", "en"),
+        ("Wat een prachtige dag", "nl"),
+        ("Dank je wel voor de snelle hulp", "nl"),
+        ("Volg ons voor meer nieuws", "nl"),
+        ("The train was on time today", "en"),
+    ],
 )
 def test_exclamations_thanks_and_statements_are_not_questions(
     tagger: Tagger, text: str, language: str
@@ -45,8 +49,10 @@ def test_exclamations_thanks_and_statements_are_not_questions(
 
 @pytest.mark.parametrize(
     ("text", "language"),
-    [("Waarom werkt de app niet?? Ik word er gek van", "nl"),
-     ("Why does the app not work?? It drives me crazy", "en")],
+    [
+        ("Waarom werkt de app niet?? Ik word er gek van", "nl"),
+        ("Why does the app not work?? It drives me crazy", "en"),
+    ],
 )
 def test_angry_why_question_is_question_and_complaint(
     tagger: Tagger, text: str, language: str

@@ -27,10 +27,12 @@ def test_platform_language_tags_reduce_to_primary_subtag(
 
 @pytest.mark.parametrize(
     ("text", "language"),
-    [("Waarom werkt de app niet?? Ik word er gek van", "nl"),
-     ("Why does the app not work?? It drives me crazy", "en"),
-     ("Warum funktioniert die App nicht schon wieder?", "de"),
-     ("¿Por qué no funciona la aplicación otra vez?", "es")],
+    [
+        ("Waarom werkt de app niet?? Ik word er gek van", "nl"),
+        ("Why does the app not work?? It drives me crazy", "en"),
+        ("Warum funktioniert die App nicht schon wieder?", "de"),
+        ("¿Por qué no funciona la aplicación otra vez?", "es"),
+    ],
 )
 def test_sentences_are_detected_with_confidence(tagger: Tagger, text: str, language: str) -> None:
     result = tagger.tag_text(text)

@@ -30,8 +30,10 @@ def test_negation_flips_sentiment(tagger: Tagger, text: str, language: str, labe
 
 @pytest.mark.parametrize(
     ("plain", "boosted", "language"),
-    [("the app is good", "the app is very good", "en"),
-     ("de app is leuk", "de app is heel erg leuk", "nl")],
+    [
+        ("the app is good", "the app is very good", "en"),
+        ("de app is leuk", "de app is heel erg leuk", "nl"),
+    ],
 )
 def test_intensifiers_strengthen_the_score(
     tagger: Tagger, plain: str, boosted: str, language: str
@@ -82,8 +84,15 @@ def test_sarcasm_markers_turn_praise_words_negative(
 
 @pytest.mark.parametrize(
     ("text", "label"),
-    [("😍😍😍", "positive"), ("😡😡", "negative"), ("👍", "positive"), ("💩", "negative"),
-     (":)", "positive"), (":(", "negative"), ("🤔", "neutral")],
+    [
+        ("😍😍😍", "positive"),
+        ("😡😡", "negative"),
+        ("👍", "positive"),
+        ("💩", "negative"),
+        (":)", "positive"),
+        (":(", "negative"),
+        ("🤔", "neutral"),
+    ],
 )
 def test_emoji_only_posts_get_sentiment_even_without_a_language(
     tagger: Tagger, text: str, label: str
@@ -110,8 +119,10 @@ def test_undetermined_text_with_words_gets_no_sentiment(tagger: Tagger) -> None:
 
 @pytest.mark.parametrize(
     ("text", "label"),
-    [("Love the new app maar de levering was echt waardeloos", "negative"),
-     ("De levering duurde lang but the support team was amazing, thanks!", "positive")],
+    [
+        ("Love the new app maar de levering was echt waardeloos", "negative"),
+        ("De levering duurde lang but the support team was amazing, thanks!", "positive"),
+    ],
 )
 def test_mixed_language_posts_get_a_sentiment(tagger: Tagger, text: str, label: str) -> None:
     result = tagger.tag_text(text)

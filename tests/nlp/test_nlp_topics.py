@@ -41,9 +41,11 @@ def test_topics_are_matched_with_their_spans(topic_tagger: Tagger) -> None:
 
 @pytest.mark.parametrize(
     ("text", "language"),
-    [("Mijn pakketten zijn nog steeds niet bezorgd", "nl"),
-     ("Drie PAKKETTEN kwijt", "nl"),
-     ("All my deliveries are late", "en")],
+    [
+        ("Mijn pakketten zijn nog steeds niet bezorgd", "nl"),
+        ("Drie PAKKETTEN kwijt", "nl"),
+        ("All my deliveries are late", "en"),
+    ],
 )
 def test_inflected_forms_match_through_light_lemmas(
     topic_tagger: Tagger, text: str, language: str
@@ -65,16 +67,24 @@ def test_language_independent_terms_match_everywhere(topic_tagger: Tagger) -> No
 
 @pytest.mark.parametrize(
     ("word", "language", "lemma"),
-    [("prijzen", "nl", "prijs"), ("problemen", "nl", "probleem"), ("pakketten", "nl", "pakket"),
-     ("deliveries", "en", "delivery"), ("shipping", "en", "ship"), ("prices", "en", "pric")],
+    [
+        ("prijzen", "nl", "prijs"),
+        ("problemen", "nl", "probleem"),
+        ("pakketten", "nl", "pakket"),
+        ("deliveries", "en", "delivery"),
+        ("shipping", "en", "ship"),
+        ("prices", "en", "pric"),
+    ],
 )
 def test_light_lemma_reduces_common_inflections(word: str, language: str, lemma: str) -> None:
     assert light_lemma(word, language) == lemma
 
 
 def test_facets_list_hashtags_mentions_and_domains(tagger: Tagger) -> None:
-    text = ("@NS_online #Trein weer vertraagd, zie https://www.NS.nl/actueel en "
-            "nos.nl/artikel/1 cc @ProRail #fail #trein mail me: jan@example.com")
+    text = (
+        "@NS_online #Trein weer vertraagd, zie https://www.NS.nl/actueel en "
+        "nos.nl/artikel/1 cc @ProRail #fail #trein mail me: jan@example.com"
+    )
     facets = tagger.tag_text(text, language="nl").facets
     assert facets.hashtags == ("trein", "fail")
     assert facets.mentions == ("ns_online", "prorail")
@@ -91,8 +101,14 @@ def test_topic_component_writes_span_group_on_plain_spacy_pipeline() -> None:
 
 def test_taxonomy_loads_from_json_file(tmp_path: Path) -> None:
     path = tmp_path / "taxonomy.json"
-    path.write_text(json.dumps({"version": "7", "topics": [
-        {"key": "fries", "label": "Fries", "terms": {"nl": ["friet", "patat"]}}]}))
+    path.write_text(
+        json.dumps(
+            {
+                "version": "7",
+                "topics": [{"key": "fries", "label": "Fries", "terms": {"nl": ["friet", "patat"]}}],
+            }
+        )
+    )
     taxonomy = Taxonomy.from_json_file(path)
     assert taxonomy.version == "7"
     assert taxonomy.topics[0].terms_for("nl") == ("friet", "patat")

@@ -32,12 +32,18 @@ def outcome(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Trainin
 
 
 def test_split_keeps_every_label_in_both_parts() -> None:
-    examples = [LabelledExample(f"text {i}", label)
-                for i in range(10) for label in ("positive", "negative", "neutral")]
+    examples = [
+        LabelledExample(f"text {i}", label)
+        for i in range(10)
+        for label in ("positive", "negative", "neutral")
+    ]
     train, heldout = split_heldout(examples, fraction=0.2)
     assert len(train) + len(heldout) == len(examples)
-    assert {e.label for e in heldout} == {e.label for e in train} == {
-        "positive", "negative", "neutral"}
+    assert (
+        {e.label for e in heldout}
+        == {e.label for e in train}
+        == {"positive", "negative", "neutral"}
+    )
     assert not {e.text + e.label for e in train} & {e.text + e.label for e in heldout}
 
 
@@ -46,7 +52,8 @@ def test_outcome_reports_both_scores_on_the_same_heldout_set(outcome: TrainingOu
     assert outcome.train_size + outcome.heldout_size >= 400
     assert 0.0 <= outcome.trained["accuracy"] <= 1.0
     assert outcome.better_than_lexicon == (
-        outcome.trained["macro_f1"] > outcome.lexicon["macro_f1"])
+        outcome.trained["macro_f1"] > outcome.lexicon["macro_f1"]
+    )
 
 
 def test_model_is_saved_versioned_with_its_scores(outcome: TrainingOutcome) -> None:

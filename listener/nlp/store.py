@@ -1,0 +1,256 @@
+"""Tagging stored mentions: the taxonomy and active models come from the database.
+
+The tagger itself stays pure (`listener.nlp.tagger`); this module builds its settings from
+the `topics` and `nlp_models` tables, turns results into mention columns and topic links,
+and keeps staff corrections on top of whatever the model says. spaCy is imported only when
+something is actually tagged, so importing `listener.ingest` stays cheap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from listener.models import Mention, MentionTopic, NlpModel, Topic
+from listener.nlp.taxonomy import Taxonomy
+
+if TYPE_CHECKING:
+    from connectors.items import MentionIn
+    from listener.nlp.tagger import NlpSettings, TagInput, TagResult
+
+log = logging.getLogger(__name__)
+
+NLP_VERSION_LENGTH = 64  # mentions.nlp_version
+NO_TAXONOMY = Taxonomy(topics=(), version="none")
+# How ingest keys a mention it is storing: (source id, the platform's id for it).
+MentionKey = tuple[int, str]
+
+
+@lru_cache(maxsize=1)
+def configured_languages() -> tuple[tuple[str, ...], float]:
+    """The languages detection chooses among and its threshold, from the settings."""
+    from listener.settings import Settings, SettingsError, get_settings
+
+    try:
+        settings = get_settings()
+    except (SettingsError, ValueError):
+        # The command that loads settings reports the problem; tagging still works.
+        settings = Settings.model_construct()
+    return tuple(settings.nlp_languages or ("en",)), settings.nlp_language_threshold
+
+
+def topic_terms(keywords: Any) -> dict[str, list[str]]:
+    """The usable part of a topic's `keywords` column: {language or "*": [phrases]}."""
+    if not isinstance(keywords, Mapping):
+        return {}
+    return {
+        str(language).lower(): [str(p) for p in phrases if isinstance(p, str) and p.strip()]
+        for language, phrases in keywords.items()
+        if isinstance(phrases, list)
+    }
+
+
+def taxonomy_from_rows(rows: Iterable[tuple[str, str | None, Any]]) -> Taxonomy:
+    """Build the organisation's taxonomy from (name, description, keywords) rows."""
+    items = [
+        {"key": name, "label": description or name, "terms": topic_terms(keywords)}
+        for name, description, keywords in rows
+    ]
+    if not items:
+        return NO_TAXONOMY
+    canonical = json.dumps([[i["key"], i["terms"]] for i in items], sort_keys=True)
+    digest = hashlib.sha256(canonical.encode()).hexdigest()[:10]
+    return Taxonomy.from_dicts(items, version=f"org-{digest}")
+
+
+@dataclass(frozen=True)
+class TaggingState:
+    """What the tagger needs from the database, read once per batch."""
+
+    settings: NlpSettings
+    topic_ids: Mapping[str, int]
+
+    def nlp_version(self, result: TagResult) -> str:
+        """The compact version stored with a mention: pipeline, taxonomy, sentiment model."""
+        from listener.nlp.tagger import NLP_VERSION
+
+        model = result.sentiment_model or "none"
+        version = f"nlp-{NLP_VERSION};{self.settings.taxonomy.version};{model}"
+        return version[:NLP_VERSION_LENGTH]
+
+
+def model_files_present(path: str) -> bool:
+    """Whether a saved model directory is on this machine."""
+    return Path(path).is_dir()
+
+
+async def active_models(session: AsyncSession) -> tuple[tuple[str, str, str], ...]:
+    """(language, directory, version) of each active trained model whose files are present."""
+    rows = await session.execute(
+        select(NlpModel.language, NlpModel.path, NlpModel.version)
+        .where(NlpModel.active.is_(True))
+        .order_by(NlpModel.language)
+    )
+    found = []
+    for language, path, version in rows:
+        if model_files_present(path):
+            found.append((language, path, version))
+        else:
+            # A worker without the shared data directory falls back to the lexicon.
+            log.warning("active model %s is missing at %s; using the lexicon", version, path)
+    return tuple(found)
+
+
+async def load_tagging_state(session: AsyncSession) -> TaggingState:
+    """Read the taxonomy and the active models; the tagger for them is built once."""
+    from listener.nlp.tagger import NlpSettings
+
+    topics = (
+        await session.execute(
+            select(Topic.id, Topic.name, Topic.description, Topic.keywords).order_by(Topic.name)
+        )
+    ).all()
+    languages, threshold = configured_languages()
+    settings = NlpSettings(
+        languages=languages,
+        language_threshold=threshold,
+        taxonomy=taxonomy_from_rows((t.name, t.description, t.keywords) for t in topics),
+        sentiment_models=await active_models(session),
+    )
+    return TaggingState(settings=settings, topic_ids={t.name: t.id for t in topics})
+
+
+async def warm_up_tagger(session: AsyncSession) -> None:
+    """Build the tagger for today's taxonomy and models now (worker start-up), not mid-batch."""
+    from listener.nlp.tagger import get_tagger
+
+    state = await load_tagging_state(session)
+    await asyncio.to_thread(get_tagger(state.settings).warm_up)
+
+
+async def tag_inputs(state: TaggingState, inputs: Sequence[TagInput]) -> list[TagResult]:
+    """Tag in a worker thread so the event loop keeps serving while spaCy runs."""
+    from listener.nlp.tagger import get_tagger
+
+    if not inputs:
+        return []
+    tagger = get_tagger(state.settings)
+    return await asyncio.to_thread(tagger.tag_texts, inputs)
+
+
+def mention_columns(
+    state: TaggingState, result: TagResult, *, from_platform: bool
+) -> dict[str, Any]:
+    """The mention columns a tag result sets; the confidence is null when the platform said."""
+    return {
+        "language": result.language,
+        "language_confidence": None if from_platform else result.language_confidence,
+        "sentiment_label": result.sentiment_label,
+        "sentiment_score": result.sentiment_score,
+        "intents": list(result.intents),
+        "nlp_version": state.nlp_version(result),
+    }
+
+
+def topic_links(state: TaggingState, result: TagResult) -> list[tuple[int, list[dict[str, Any]]]]:
+    """(topic id, matched spans) for each topic of the taxonomy the result found."""
+    return [
+        (state.topic_ids[match.topic], [_span(s) for s in match.spans])
+        for match in result.topics
+        if match.topic in state.topic_ids
+    ]
+
+
+def _span(span: Any) -> dict[str, Any]:
+    return {"start": span.start, "end": span.end, "text": span.text}
+
+
+@dataclass
+class BatchTags:
+    """Tags for a batch of mentions, keyed the way the caller keys them."""
+
+    columns: dict[MentionKey, dict[str, Any]] = field(default_factory=dict)
+    links: dict[MentionKey, list[tuple[int, list[dict[str, Any]]]]] = field(default_factory=dict)
+
+
+async def tag_pending(
+    session: AsyncSession,
+    pending: Mapping[MentionKey, tuple[MentionIn, str]],
+    known: Mapping[MentionKey, tuple[int, str]],
+) -> BatchTags:
+    """Tag what ingest is about to store (keyed like its `pending`); corrections stay on top."""
+    from listener.nlp.corrections import latest_corrections, overlay_corrections
+    from listener.nlp.language import normalize_language_code
+    from listener.nlp.tagger import TagInput
+
+    state = await load_tagging_state(session)
+    keys = list(pending)
+    inputs = [TagInput(text=pending[k][0].text, language=pending[k][0].language) for k in keys]
+    results = await tag_inputs(state, inputs)
+    corrected = await latest_corrections(
+        session, mention_ids=[known[k][0] for k in keys if k in known]
+    )
+    tags = BatchTags()
+    for key, item, result in zip(keys, inputs, results, strict=True):
+        from_platform = normalize_language_code(item.language) is not None
+        columns = mention_columns(state, result, from_platform=from_platform)
+        links = topic_links(state, result)
+        if key in known and known[key][0] in corrected:
+            columns, links = overlay_corrections(
+                columns, links, corrected[known[key][0]], dict(state.topic_ids)
+            )
+        tags.columns[key], tags.links[key] = columns, links
+    return tags
+
+
+async def store_ingested_tags(
+    session: AsyncSession,
+    tags: BatchTags,
+    *,
+    known: Mapping[MentionKey, tuple[int, str]],
+    new_ids: Sequence[int],
+) -> None:
+    """After ingest stored its batch, link each mention to its topics."""
+    ids: dict[MentionKey, int] = {key: known[key][0] for key in tags.columns if key in known}
+    if new_ids:
+        rows = await session.execute(
+            select(Mention.id, Mention.source_id, Mention.external_id).where(
+                Mention.id.in_(list(new_ids))
+            )
+        )
+        ids.update({(row.source_id, row.external_id): row.id for row in rows})
+    links = {ids[key]: found for key, found in tags.links.items() if key in ids}
+    updated = [ids[key] for key in tags.columns if key in known]
+    await replace_topic_links(session, links, replace=updated)
+
+
+async def replace_topic_links(
+    session: AsyncSession,
+    links: Mapping[int, list[tuple[int, list[dict[str, Any]]]]],
+    *,
+    replace: Sequence[int] = (),
+) -> None:
+    """Drop the topic links of `replace`, then write `links` (mention id -> topics)."""
+    if replace:
+        await session.execute(
+            delete(MentionTopic)
+            .where(MentionTopic.mention_id.in_(list(replace)))
+            .execution_options(synchronize_session=False)
+        )
+    rows = [
+        {"mention_id": mention_id, "topic_id": topic_id, "spans": spans}
+        for mention_id, found in links.items()
+        for topic_id, spans in found
+    ]
+    if rows:
+        await session.execute(insert(MentionTopic), rows)
