@@ -48,3 +48,27 @@ class InvalidRequest(QueueError):
     status = 400
     type_slug = "invalid-request"
     title = "Invalid request"
+
+
+class ClaimedByOther(QueueError):
+    """Another staff member holds a live claim on the item; `claim` says who and until when."""
+
+    status = 409
+    type_slug = "claimed"
+    title = "Someone else is working on this item"
+
+
+class Conflict(QueueError):
+    """The request conflicts with the current state (e.g. an undo window that has closed)."""
+
+    status = 409
+    type_slug = "conflict"
+    title = "Conflict with the current state"
+
+
+class NotPermitted(QueueError):
+    """The caller's role does not allow this (e.g. forcing past a claim needs an admin)."""
+
+    status = 403
+    type_slug = "forbidden"
+    title = "Forbidden"

@@ -10,7 +10,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from listener.db import make_engine
-from listener.models import Base
+from listener.models import UNMANAGED_SCHEMA_NAMES, Base
 from listener.models.base import UTCDateTime
 from listener.settings import Settings
 
@@ -32,6 +32,11 @@ def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | Literal[Fa
     return False
 
 
+def _include_name(name: str | None, type_: str, parent_names: Any) -> bool:
+    # Search indexes are made by hand in migrations (see listener.models.triage): keep them.
+    return name not in UNMANAGED_SCHEMA_NAMES
+
+
 def _configure(connection: Connection) -> None:
     context.configure(
         connection=connection,
@@ -40,6 +45,7 @@ def _configure(connection: Connection) -> None:
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
         render_item=_render_item,
+        include_name=_include_name,
     )
 
 

@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from listener.models.base import Base, JSONType, utcnow
@@ -36,6 +36,8 @@ class QueueItem(Base):
     __table_args__ = (
         CheckConstraint(f"status IN ({_STATUS_VALUES})", name="status"),
         Index("ix_queue_items_status_priority", "status", "priority"),
+        # The priority-sorted queue reads this index in order and stops after one page.
+        Index("ix_queue_items_priority_mention", "priority", "mention_id"),
     )
 
     mention_id: Mapped[int] = mapped_column(
@@ -49,6 +51,21 @@ class QueueItem(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     status_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Triage (moderation.priority, .sla, .claims): when Luister heard it starts the SLA clock.
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    priority_explain: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    priority_computed_at: Mapped[datetime | None] = mapped_column(index=True)
+    sla_band: Mapped[str | None] = mapped_column(String(16))
+    due_at: Mapped[datetime | None] = mapped_column(index=True)
+    first_response_at: Mapped[datetime | None]
+    sla_outcome: Mapped[str | None] = mapped_column(String(16))
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    snoozed_until: Mapped[datetime | None] = mapped_column(index=True)
+    snooze_until_author: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
+    claimed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    claim_expires_at: Mapped[datetime | None]
 
 
 class Note(Base):

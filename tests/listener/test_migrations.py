@@ -12,7 +12,7 @@ from sqlalchemy import inspect
 
 from listener import migrate
 from listener.db import make_engine
-from listener.models import Base
+from listener.models import UNMANAGED_SCHEMA_NAMES, Base
 from tests.conftest import fresh_database
 
 
@@ -22,8 +22,14 @@ async def _tables_and_diff(url: str) -> tuple[set[str], list[object]]:
         async with engine.connect() as conn:
 
             def _inspect(sync_conn: object) -> tuple[set[str], list[object]]:
+                # Search indexes (FTS5 tables, an expression index) are made outside the ORM.
                 tables = set(inspect(sync_conn).get_table_names()) - {"alembic_version"}
-                context = MigrationContext.configure(sync_conn, opts={"compare_type": True})
+                tables -= UNMANAGED_SCHEMA_NAMES
+                opts = {
+                    "compare_type": True,
+                    "include_name": lambda name, *_: name not in UNMANAGED_SCHEMA_NAMES,
+                }
+                context = MigrationContext.configure(sync_conn, opts=opts)
                 return tables, compare_metadata(context, Base.metadata)
 
             return await conn.run_sync(_inspect)
