@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from connectors._bluesky_session import SHARED_SESSIONS, SessionCache, bearer, stale_token
 from connectors._normalize import (
     ItemError,
-    KeyedLocks,
     NewestFirstWalk,
     PlatformError,
     Watermark,
@@ -33,14 +31,28 @@ from connectors._normalize import (
     utc_now,
 )
 from connectors.base import FetchResult, RejectedItem, WriteAction
-from connectors.http import server_wait
 from connectors.items import AuthorIn, EngagementIn, MentionIn
+from connectors.writes import (
+    PostRef,
+    RuleViolation,
+    TextFormat,
+    WriteRejected,
+    WriteRequest,
+    WriteResult,
+    classify_send_failure,
+    find_urls,
+    grapheme_count,
+    json_body,
+    markdown_to_plain,
+    require_target,
+    require_text,
+)
 
 _POST_COLLECTION = "app.bsky.feed.post"
-# Errors the PDS gives for a stale access token; anything else is a real failure.
-_STALE_TOKEN_ERRORS = frozenset({"ExpiredToken", "InvalidToken"})
-# Renew a little before the token's own expiry so a poll never starts with a dying token.
-_EXPIRY_MARGIN = timedelta(seconds=60)
+_RECORD_OF = {WriteAction.LIKE: "app.bsky.feed.like", WriteAction.BOOST: "app.bsky.feed.repost"}
+# app.bsky.feed.post: text maxGraphemes 300, maxLength 3000 (bytes of UTF-8).
+_MAX_GRAPHEMES = 300
+_MAX_BYTES = 3000
 # Watermarks are whole microseconds since the epoch: exact, unlike float timestamps.
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -67,99 +79,6 @@ class BlueskyConfig(BaseModel):
         return clean_base_url(value)
 
 
-@dataclass
-class Session:
-    """An atproto session: the tokens and when the access token stops working."""
-
-    access_jwt: str
-    refresh_jwt: str
-    did: str
-    expires_at: datetime | None
-
-    def fresh(self, now: datetime) -> bool:
-        """True while the access token has more than a minute to live (or its expiry is unknown)."""
-        return self.expires_at is None or self.expires_at - _EXPIRY_MARGIN > now
-
-
-def _jwt_expiry(token: str) -> datetime | None:
-    """The `exp` claim of a JWT, read without verifying (the PDS verifies; we only schedule)."""
-    try:
-        payload = token.split(".")[1]
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        return datetime.fromtimestamp(int(claims["exp"]), tz=UTC)
-    except (IndexError, ValueError, KeyError, TypeError):
-        return None
-
-
-def _session_from(body: Any) -> Session:
-    data = as_mapping(body)
-    access, refresh, did = data.get("accessJwt"), data.get("refreshJwt"), data.get("did")
-    if not (isinstance(access, str) and isinstance(refresh, str) and isinstance(did, str)):
-        raise PlatformError("Bluesky session answer lacks accessJwt, refreshJwt or did")
-    return Session(access, refresh, did, _jwt_expiry(access))
-
-
-class SessionCache:
-    """Sessions per (service, identifier), so polls reuse them: createSession is rate limited."""
-
-    def __init__(self) -> None:
-        self._sessions: dict[tuple[str, str], Session] = {}
-        self._locks = KeyedLocks()
-
-    async def get(self, client: httpx.AsyncClient, cfg: BlueskyConfig) -> Session:
-        """A usable session: the cached one, a refreshed one, or a new one."""
-        key = (cfg.service_url, cfg.identifier.lower())
-        async with self._locks(key):
-            session = self._sessions.get(key)
-            if session is None or not session.fresh(utc_now()):
-                session = await self._renew(client, cfg, session)
-                self._sessions[key] = session
-            return session
-
-    async def replace(
-        self, client: httpx.AsyncClient, cfg: BlueskyConfig, stale: Session
-    ) -> Session:
-        """Renew a session the server rejected (unless another poll already did)."""
-        key = (cfg.service_url, cfg.identifier.lower())
-        async with self._locks(key):
-            current = self._sessions.get(key)
-            if current is not None and current.access_jwt != stale.access_jwt:
-                return current
-            session = await self._renew(client, cfg, stale)
-            self._sessions[key] = session
-            return session
-
-    async def _renew(
-        self, client: httpx.AsyncClient, cfg: BlueskyConfig, old: Session | None
-    ) -> Session:
-        if old is not None:
-            response = await client.post(
-                f"{cfg.service_url}/xrpc/com.atproto.server.refreshSession",
-                headers={"Authorization": f"Bearer {old.refresh_jwt}"},
-            )
-            # A refresh token that expired or was revoked means logging in again; an outage
-            # does not, since new sessions are the scarce resource.
-            if response.status_code not in (400, 401):
-                return _session_from(read_json(response, "Bluesky"))
-        response = await client.post(
-            f"{cfg.service_url}/xrpc/com.atproto.server.createSession",
-            json={
-                "identifier": cfg.identifier,
-                "password": cfg.app_password.get_secret_value(),
-            },
-        )
-        if response.status_code == 429:
-            raise PlatformError(
-                "Bluesky refused a new session: createSession rate limit reached",
-                status=429,
-                retry_after=server_wait(response.status_code, response.headers),
-            )
-        return _session_from(read_json(response, "Bluesky"))
-
-
-_SHARED_SESSIONS = SessionCache()
-
-
 class BlueskyConnector:
     """Searches posts newest first, down to the watermark of the previous poll."""
 
@@ -169,8 +88,11 @@ class BlueskyConnector:
         {WriteAction.REPLY, WriteAction.POST, WriteAction.LIKE, WriteAction.BOOST}
     )
 
+    text_format: ClassVar[TextFormat] = TextFormat.PLAIN
+    honours_idempotency_key: ClassVar[bool] = False
+
     def __init__(self, sessions: SessionCache | None = None) -> None:
-        self._sessions = sessions if sessions is not None else _SHARED_SESSIONS
+        self._sessions = sessions if sessions is not None else SHARED_SESSIONS
 
     async def fetch(
         self, *, client: httpx.AsyncClient, config: BaseModel, cursor: dict[str, Any]
@@ -218,6 +140,191 @@ class BlueskyConnector:
         walk.finish(seen=seen, drained=drained, resume=resume)
         return FetchResult(items=items, cursor=walk.to_cursor(), rejected=rejected)
 
+    async def check(
+        self, *, client: httpx.AsyncClient, config: BaseModel, request: WriteRequest
+    ) -> WriteRequest:
+        """Plain text of at most 300 graphemes and 3000 bytes."""
+        text = markdown_to_plain(require_text(request.text))
+        graphemes, size = grapheme_count(text), len(text.encode())
+        if graphemes > _MAX_GRAPHEMES or size > _MAX_BYTES:
+            raise RuleViolation(
+                f"{graphemes} graphemes ({size} bytes) where Bluesky allows "
+                f"{_MAX_GRAPHEMES} graphemes and {_MAX_BYTES} bytes"
+            )
+        if request.action is WriteAction.REPLY:
+            require_target(request)
+        return replace(request, text=text)
+
+    async def reply(
+        self, *, client: httpx.AsyncClient, config: BaseModel, request: WriteRequest
+    ) -> WriteResult:
+        """Create a post whose `reply` names the thread root and the parent (strong refs)."""
+        request = await self.check(client=client, config=config, request=request)
+        cfg = coerce_config(config, BlueskyConfig)
+        parent = await self._post_view(client, cfg, require_target(request))
+        parent_ref = {"uri": parent["uri"], "cid": parent["cid"]}
+        root = as_mapping(as_mapping(as_mapping(parent.get("record")).get("reply")).get("root"))
+        root_ref = (
+            {"uri": root["uri"], "cid": root["cid"]}
+            if isinstance(root.get("uri"), str) and isinstance(root.get("cid"), str)
+            else parent_ref
+        )
+        return await self._create_post(
+            client, cfg, request, {"root": root_ref, "parent": parent_ref}
+        )
+
+    async def post(
+        self, *, client: httpx.AsyncClient, config: BaseModel, request: WriteRequest
+    ) -> WriteResult:
+        """Create a new top-level post."""
+        request = await self.check(client=client, config=config, request=request)
+        return await self._create_post(client, coerce_config(config, BlueskyConfig), request, None)
+
+    async def like(
+        self, *, client: httpx.AsyncClient, config: BaseModel, target: PostRef
+    ) -> WriteResult:
+        """Create a like record for the post."""
+        return await self._subject_record(client, config, target, WriteAction.LIKE)
+
+    async def boost(
+        self, *, client: httpx.AsyncClient, config: BaseModel, target: PostRef
+    ) -> WriteResult:
+        """Create a repost record for the post."""
+        return await self._subject_record(client, config, target, WriteAction.BOOST)
+
+    async def undo(
+        self,
+        *,
+        client: httpx.AsyncClient,
+        config: BaseModel,
+        action: WriteAction,
+        target: PostRef,
+        done: WriteResult,
+    ) -> None:
+        """Delete the like or repost record we created."""
+        cfg = coerce_config(config, BlueskyConfig)
+        collection = _RECORD_OF.get(action)
+        if collection is None:
+            raise RuleViolation(f"cannot undo a {action.value} on Bluesky", field="action")
+        session = await self._sessions.get(client, cfg)
+        body = {"repo": session.did, "collection": collection, "rkey": _rkey(done.platform_id)}
+        await self._write(client, cfg, "com.atproto.repo.deleteRecord", body)
+
+    async def thread(
+        self, *, client: httpx.AsyncClient, config: BaseModel, root: PostRef
+    ) -> FetchResult:
+        """Every reply under the post, from `app.bsky.feed.getPostThread`."""
+        cfg = coerce_config(config, BlueskyConfig)
+        body = await self._get(
+            client,
+            cfg,
+            "app.bsky.feed.getPostThread",
+            {"uri": root.external_id, "depth": 20, "parentHeight": 0},
+        )
+        posts: list[Any] = []
+        pending = list(as_mapping(body.get("thread")).get("replies") or [])
+        while pending:
+            node = as_mapping(pending.pop())
+            if isinstance(node.get("post"), Mapping):  # blocked and deleted replies carry none
+                posts.append(node["post"])
+                pending.extend(node.get("replies") or [])
+        items, rejected = map_items(
+            posts, lambda raw: post_to_mention(raw, web_url=cfg.web_url), id_of=_uri_of
+        )
+        return FetchResult(items=items, cursor={}, rejected=rejected)
+
+    async def own_identities(self, *, client: httpx.AsyncClient, config: BaseModel) -> set[str]:
+        """The account's DID (authors are keyed by DID)."""
+        cfg = coerce_config(config, BlueskyConfig)
+        session = await self._sessions.get(client, cfg)
+        return {session.did}
+
+    def result_from_mention(self, item: MentionIn) -> WriteResult:
+        """Our post as found in a thread."""
+        url = str(item.url) if item.url else None
+        return WriteResult(item.external_id, item.external_id, url, item.raw or {})
+
+    async def _post_view(
+        self, client: httpx.AsyncClient, cfg: BlueskyConfig, target: PostRef
+    ) -> Mapping[str, Any]:
+        """The target's postView: as stored, or fetched when the stored one lacks its cid."""
+        stored = as_mapping(target.raw)
+        if isinstance(stored.get("cid"), str) and stored.get("uri") == target.external_id:
+            return stored
+        body = await self._get(client, cfg, "app.bsky.feed.getPosts", {"uris": target.external_id})
+        posts = body.get("posts")
+        found = as_mapping(posts[0]) if isinstance(posts, list) and posts else {}
+        if not isinstance(found.get("cid"), str) or not isinstance(found.get("uri"), str):
+            raise WriteRejected(f"Bluesky has no post {target.external_id[:200]} any more")
+        return found
+
+    async def _create_post(
+        self,
+        client: httpx.AsyncClient,
+        cfg: BlueskyConfig,
+        request: WriteRequest,
+        reply: dict[str, Any] | None,
+    ) -> WriteResult:
+        record: dict[str, Any] = {
+            "$type": _POST_COLLECTION,
+            "text": request.text,
+            "createdAt": isoformat(utc_now()),
+        }
+        if facets := link_facets(request.text):
+            record["facets"] = facets
+        if request.language:
+            record["langs"] = [request.language]
+        if reply is not None:
+            record["reply"] = reply
+        session = await self._sessions.get(client, cfg)
+        body = {"repo": session.did, "collection": _POST_COLLECTION, "record": record}
+        created = await self._write(client, cfg, "com.atproto.repo.createRecord", body)
+        uri = created.get("uri")
+        if not isinstance(uri, str):
+            raise PlatformError("Bluesky created a record but did not say its uri")
+        return WriteResult(uri, uri, web_url_of(uri, None, cfg.web_url), dict(created))
+
+    async def _subject_record(
+        self, client: httpx.AsyncClient, config: BaseModel, target: PostRef, action: WriteAction
+    ) -> WriteResult:
+        cfg = coerce_config(config, BlueskyConfig)
+        view = await self._post_view(client, cfg, target)
+        session = await self._sessions.get(client, cfg)
+        record = {
+            "$type": _RECORD_OF[action],
+            "subject": {"uri": view["uri"], "cid": view["cid"]},
+            "createdAt": isoformat(utc_now()),
+        }
+        body = {"repo": session.did, "collection": _RECORD_OF[action], "record": record}
+        created = await self._write(client, cfg, "com.atproto.repo.createRecord", body)
+        return WriteResult(target.external_id, str(created.get("uri")), target.url, dict(created))
+
+    async def _get(
+        self, client: httpx.AsyncClient, cfg: BlueskyConfig, method: str, params: dict[str, Any]
+    ) -> Mapping[str, Any]:
+        url = f"{cfg.service_url}/xrpc/{method}"
+        session = await self._sessions.get(client, cfg)
+        response = await client.get(url, params=params, headers=bearer(session))
+        if stale_token(response):
+            session = await self._sessions.replace(client, cfg, session)
+            response = await client.get(url, params=params, headers=bearer(session))
+        return as_mapping(read_json(response, "Bluesky"))
+
+    async def _write(
+        self, client: httpx.AsyncClient, cfg: BlueskyConfig, method: str, body: dict[str, Any]
+    ) -> Mapping[str, Any]:
+        url = f"{cfg.service_url}/xrpc/{method}"
+        session = await self._sessions.get(client, cfg)
+        try:
+            response = await client.post(url, json=body, headers=bearer(session))
+            if stale_token(response):
+                # A stale token is refused before anything is written: safe to send again.
+                session = await self._sessions.replace(client, cfg, session)
+                response = await client.post(url, json=body, headers=bearer(session))
+        except httpx.HTTPError as exc:
+            raise classify_send_failure(exc, "Bluesky") from exc
+        return json_body(response, "Bluesky")
+
     async def _search(
         self,
         client: httpx.AsyncClient,
@@ -236,24 +343,11 @@ class BlueskyConnector:
             params["cursor"] = page_cursor
         url = f"{cfg.service_url}/xrpc/app.bsky.feed.searchPosts"
         session = await self._sessions.get(client, cfg)
-        response = await client.get(url, params=params, headers=_bearer(session))
-        if _stale_token(response):
+        response = await client.get(url, params=params, headers=bearer(session))
+        if stale_token(response):
             session = await self._sessions.replace(client, cfg, session)
-            response = await client.get(url, params=params, headers=_bearer(session))
+            response = await client.get(url, params=params, headers=bearer(session))
         return as_mapping(read_json(response, "Bluesky"))
-
-
-def _bearer(session: Session) -> dict[str, str]:
-    return {"Authorization": f"Bearer {session.access_jwt}"}
-
-
-def _stale_token(response: httpx.Response) -> bool:
-    if response.status_code not in (400, 401):
-        return False
-    try:
-        return as_mapping(response.json()).get("error") in _STALE_TOKEN_ERRORS
-    except ValueError:
-        return False
 
 
 def _uri_of(raw: Any) -> str | None:
@@ -348,3 +442,21 @@ def _author(author: Mapping[str, Any], web_url: str) -> AuthorIn | None:
         profile_url=f"{web_url}/profile/{handle or did}",
         followers=optional_int(author.get("followersCount")),
     )
+
+
+def _rkey(uri: str) -> str:
+    return uri.rstrip("/").rsplit("/", 1)[-1]
+
+
+def link_facets(text: str) -> list[dict[str, Any]]:
+    """Link facets for the URLs in `text`: Bluesky does not auto-link, and offsets are bytes."""
+    facets = []
+    for match in find_urls(text):
+        start = len(text[: match.start()].encode())
+        facets.append(
+            {
+                "index": {"byteStart": start, "byteEnd": start + len(match.group(0).encode())},
+                "features": [{"$type": "app.bsky.richtext.facet#link", "uri": match.group(0)}],
+            }
+        )
+    return facets

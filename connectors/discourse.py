@@ -27,6 +27,23 @@ from connectors._normalize import (
 )
 from connectors.base import FetchResult, RejectedItem, WriteAction
 from connectors.items import AuthorIn, EngagementIn, MentionIn
+from connectors.writes import (
+    PostRef,
+    RuleViolation,
+    TextFormat,
+    WriteRequest,
+    WriteResult,
+    check_response,
+    classify_send_failure,
+    json_body,
+    require_target,
+    require_text,
+)
+
+# Discourse's default site settings: min_post_length 20, max_post_length 32000,
+# min_topic_title_length 15, max_topic_title_length 255.
+_MIN_POST, _MAX_POST, _MIN_TITLE, _MAX_TITLE = 20, 32_000, 15, 255
+_LIKE = 2  # post_action_type_id of a like
 
 
 class DiscourseConfig(BaseModel):
@@ -43,6 +60,7 @@ class DiscourseConfig(BaseModel):
     fetch_full_posts: bool = Field(
         default=True, description="Search results without `cooked` are fetched one by one"
     )
+    category_id: int | None = Field(default=None, description="Where new topics are started")
     max_pages: int = Field(default=5, ge=1, le=50)
 
     @field_validator("base_url")
@@ -65,6 +83,8 @@ class DiscourseConnector:
     write_actions: ClassVar[frozenset[WriteAction]] = frozenset(
         {WriteAction.REPLY, WriteAction.POST, WriteAction.LIKE}
     )
+    text_format: ClassVar[TextFormat] = TextFormat.MARKDOWN
+    honours_idempotency_key: ClassVar[bool] = False
 
     async def fetch(
         self, *, client: httpx.AsyncClient, config: BaseModel, cursor: dict[str, Any]
@@ -110,6 +130,143 @@ class DiscourseConnector:
                 break
         walk.finish(seen=seen, drained=drained, resume=position)
         return FetchResult(items=items, cursor=walk.to_cursor(), rejected=rejected)
+
+    async def check(
+        self, *, client: httpx.AsyncClient, config: BaseModel, request: WriteRequest
+    ) -> WriteRequest:
+        """Markdown of 20 to 32,000 characters; a new topic also needs a title."""
+        _write_headers(config)
+        text = require_text(request.text, minimum=_MIN_POST)
+        if len(text) > _MAX_POST:
+            raise RuleViolation(f"{len(text)} characters where Discourse allows {_MAX_POST}")
+        if request.action is WriteAction.REPLY:
+            if not isinstance(as_mapping(require_target(request).raw).get("topic_id"), int):
+                raise RuleViolation("the post to answer has no topic_id", field="target")
+        elif not _MIN_TITLE <= len((request.title or "").strip()) <= _MAX_TITLE:
+            raise RuleViolation(
+                f"a new topic needs a title of {_MIN_TITLE} to {_MAX_TITLE} characters", "title"
+            )
+        return request
+
+    async def reply(
+        self, *, client: httpx.AsyncClient, config: BaseModel, request: WriteRequest
+    ) -> WriteResult:
+        """Post in the target's topic, as a reply to its post number."""
+        await self.check(client=client, config=config, request=request)
+        raw = as_mapping(require_target(request).raw)
+        body: dict[str, Any] = {"raw": request.text.strip(), "topic_id": raw["topic_id"]}
+        # Answering the first post is answering the topic: Discourse leaves the number out.
+        if isinstance(raw.get("post_number"), int) and raw["post_number"] > 1:
+            body["reply_to_post_number"] = raw["post_number"]
+        return await self._create(client, config, body)
+
+    async def post(
+        self, *, client: httpx.AsyncClient, config: BaseModel, request: WriteRequest
+    ) -> WriteResult:
+        """Start a topic (in the configured category)."""
+        await self.check(client=client, config=config, request=request)
+        cfg = coerce_config(config, DiscourseConfig)
+        body: dict[str, Any] = {"title": str(request.title).strip(), "raw": request.text.strip()}
+        if cfg.category_id is not None:
+            body["category"] = cfg.category_id
+        return await self._create(client, config, body)
+
+    async def like(
+        self, *, client: httpx.AsyncClient, config: BaseModel, target: PostRef
+    ) -> WriteResult:
+        """Like the post."""
+        cfg, headers = coerce_config(config, DiscourseConfig), _write_headers(config)
+        post_id = _post_id(target)
+        try:
+            response = await client.post(
+                f"{cfg.base_url}/post_actions.json",
+                json={"id": post_id, "post_action_type_id": _LIKE},
+                headers=headers,
+            )
+        except httpx.HTTPError as exc:
+            raise classify_send_failure(exc, "Discourse") from exc
+        check_response(response, "Discourse")
+        return WriteResult(target.external_id, str(post_id), target.url)
+
+    async def boost(
+        self, *, client: httpx.AsyncClient, config: BaseModel, target: PostRef
+    ) -> WriteResult:
+        """Discourse has no boost."""
+        raise RuleViolation("Discourse has no boost; like instead", field="action")
+
+    async def undo(
+        self,
+        *,
+        client: httpx.AsyncClient,
+        config: BaseModel,
+        action: WriteAction,
+        target: PostRef,
+        done: WriteResult,
+    ) -> None:
+        """Remove our like."""
+        cfg, headers = coerce_config(config, DiscourseConfig), _write_headers(config)
+        try:
+            response = await client.delete(
+                f"{cfg.base_url}/post_actions/{_post_id(target)}.json",
+                params={"post_action_type_id": _LIKE},
+                headers=headers,
+            )
+        except httpx.HTTPError as exc:
+            raise classify_send_failure(exc, "Discourse") from exc
+        check_response(response, "Discourse")
+
+    async def thread(
+        self, *, client: httpx.AsyncClient, config: BaseModel, root: PostRef
+    ) -> FetchResult:
+        """The posts of the root's topic (`/t/{id}.json`, up to its first 100 posts)."""
+        cfg = coerce_config(config, DiscourseConfig)
+        topic_id = as_mapping(root.raw).get("topic_id")
+        if not isinstance(topic_id, int):
+            raise RuleViolation("the post has no topic_id", field="target")
+        headers = _write_headers(config) if cfg.api_key else {"Accept": "application/json"}
+        response = await client.get(f"{cfg.base_url}/t/{topic_id}.json", headers=headers)
+        topic = as_mapping(read_json(response, "Discourse"))
+        stream = as_mapping(topic.get("post_stream"))
+        posts = list(stream.get("posts") or [])
+        have = {as_mapping(p).get("id") for p in posts}
+        missing = [i for i in stream.get("stream") or [] if i not in have][:80]
+        if missing:
+            # The first page holds about 20 posts; the rest come by id.
+            response = await client.get(
+                f"{cfg.base_url}/t/{topic_id}/posts.json",
+                params=[("post_ids[]", str(i)) for i in missing],
+                headers=headers,
+            )
+            more = as_mapping(as_mapping(read_json(response, "Discourse")).get("post_stream"))
+            posts.extend(more.get("posts") or [])
+        items, rejected = self._map(cfg, posts, {topic_id: topic})
+        # The topic's own first post is the root, not a reply to it.
+        items = [i for i in items if as_mapping(i.raw).get("post_number") != 1]
+        return FetchResult(items=items, cursor={}, rejected=rejected)
+
+    async def own_identities(self, *, client: httpx.AsyncClient, config: BaseModel) -> set[str]:
+        """The API user, as authors' handles read."""
+        return {f"@{coerce_config(config, DiscourseConfig).api_username}"}
+
+    def result_from_mention(self, item: MentionIn) -> WriteResult:
+        """Our post as found in the topic."""
+        post_id = as_mapping(item.raw).get("id")
+        url = str(item.url) if item.url else None
+        return WriteResult(item.external_id, str(post_id), url, item.raw or {})
+
+    async def _create(
+        self, client: httpx.AsyncClient, config: BaseModel, body: dict[str, Any]
+    ) -> WriteResult:
+        cfg, headers = coerce_config(config, DiscourseConfig), _write_headers(config)
+        try:
+            response = await client.post(f"{cfg.base_url}/posts.json", json=body, headers=headers)
+        except httpx.HTTPError as exc:
+            raise classify_send_failure(exc, "Discourse") from exc
+        created = json_body(response, "Discourse")
+        items, _ = self._map(cfg, [created], {})
+        if not items:
+            raise PlatformError("Discourse accepted the post but returned no post")
+        return self.result_from_mention(items[0])
 
     async def _page(
         self,
@@ -236,3 +393,21 @@ def _author(post: Mapping[str, Any], base_url: str) -> AuthorIn | None:
         display_name=post.get("name") or None,
         profile_url=f"{base_url}/u/{username}",
     )
+
+
+def _write_headers(config: BaseModel) -> dict[str, str]:
+    cfg = coerce_config(config, DiscourseConfig)
+    if cfg.api_key is None or cfg.api_username is None:
+        raise RuleViolation("writing needs the source's api_key and api_username", "config")
+    return {
+        "Accept": "application/json",
+        "Api-Key": cfg.api_key.get_secret_value(),
+        "Api-Username": cfg.api_username,
+    }
+
+
+def _post_id(target: PostRef) -> int:
+    post_id = as_mapping(target.raw).get("id")
+    if not isinstance(post_id, int):
+        raise RuleViolation("the post has no Discourse id", field="target")
+    return post_id

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Self
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from connectors._normalize import (
     ItemError,
+    KeyedLocks,
     PlatformError,
     as_mapping,
     clean_base_url,
@@ -28,6 +29,18 @@ from connectors._normalize import (
 )
 from connectors.base import FetchResult, RejectedItem, WriteAction
 from connectors.items import AuthorIn, EngagementIn, MentionIn
+from connectors.writes import (
+    PostRef,
+    RuleViolation,
+    TextFormat,
+    WriteDeferred,
+    WriteRequest,
+    WriteResult,
+    classify_send_failure,
+    json_body,
+    require_target,
+    require_text,
+)
 
 Api = Literal["v4", "v3"]
 _COMMUNITY = re.compile(r"^[a-z0-9_]{1,100}(@[a-z0-9.\-]{1,253})?$")
@@ -36,6 +49,13 @@ _NOT_SERVED = frozenset({400, 404, 405, 501})
 
 
 _SHARED_LANGUAGES: dict[str, dict[int, str]] = {}
+# Login tokens per (instance, user) and the API version each instance speaks, per process.
+_JWTS: dict[tuple[str, str], str] = {}
+_APIS: dict[str, Api] = {}
+_LOGIN_LOCKS = KeyedLocks()
+_LOGIN_PATH: dict[Api, str] = {"v3": "user/login", "v4": "account/auth/login"}
+# Lemmy's defaults: comments up to 10,000 characters, post titles up to 200.
+_MAX_TEXT, _MAX_TITLE = 10_000, 200
 
 
 class LemmyConfig(BaseModel):
@@ -49,6 +69,8 @@ class LemmyConfig(BaseModel):
     include_comments: bool = True
     page_size: int = Field(default=50, ge=1, le=50)
     max_pages: int = Field(default=5, ge=1, le=50)
+    username: str | None = Field(default=None, description="Account that replies and likes")
+    password: SecretStr | None = None
 
     @field_validator("instance_url")
     @classmethod
@@ -62,6 +84,12 @@ class LemmyConfig(BaseModel):
         if not _COMMUNITY.match(name):
             raise ValueError("a community is name or name@instance")
         return name
+
+    @model_validator(mode="after")
+    def _login_pair(self) -> Self:
+        if (self.username is None) != (self.password is None):
+            raise ValueError("username and password go together")
+        return self
 
 
 class LemmyConnector:
@@ -77,6 +105,8 @@ class LemmyConnector:
     write_actions: ClassVar[frozenset[WriteAction]] = frozenset(
         {WriteAction.REPLY, WriteAction.POST, WriteAction.LIKE}
     )
+    text_format: ClassVar[TextFormat] = TextFormat.MARKDOWN
+    honours_idempotency_key: ClassVar[bool] = False
 
     def __init__(self, languages: dict[str, dict[int, str]] | None = None) -> None:
         # Language ids are per instance and change rarely: one table per instance per process.
@@ -105,6 +135,171 @@ class LemmyConnector:
         next_cursor: dict[str, Any] = {"api": api}
         next_cursor |= {f"{kind}_mark": mark for kind, mark in new_marks.items()}
         return FetchResult(items=items, cursor=next_cursor, rejected=rejected)
+
+    async def check(
+        self, *, client: httpx.AsyncClient, config: BaseModel, request: WriteRequest
+    ) -> WriteRequest:
+        """Markdown up to 10,000 characters, as a logged-in account; posts need a title."""
+        cfg = coerce_config(config, LemmyConfig)
+        if cfg.username is None:
+            raise RuleViolation("writing needs the source's username and password", "config")
+        text = require_text(request.text)
+        if len(text) > _MAX_TEXT:
+            raise RuleViolation(f"{len(text)} characters where Lemmy allows {_MAX_TEXT}")
+        if request.action is WriteAction.REPLY:
+            if not isinstance(_ids_of(require_target(request))[0], int):
+                raise RuleViolation("the post to answer has no Lemmy post id", field="target")
+        elif not 0 < len((request.title or "").strip()) <= _MAX_TITLE:
+            raise RuleViolation(
+                f"a new post needs a title of 1 to {_MAX_TITLE} characters", "title"
+            )
+        return request
+
+    async def reply(
+        self, *, client: httpx.AsyncClient, config: BaseModel, request: WriteRequest
+    ) -> WriteResult:
+        """Comment on the target's post, under the target comment when it is one."""
+        await self.check(client=client, config=config, request=request)
+        post_id, comment_id = _ids_of(require_target(request))
+        body: dict[str, Any] = {"content": request.text.strip(), "post_id": post_id}
+        if comment_id is not None:
+            body["parent_id"] = comment_id
+        created = await self._send(client, config, "comment", body)
+        return self._result(config, as_mapping(created.get("comment_view")))
+
+    async def post(
+        self, *, client: httpx.AsyncClient, config: BaseModel, request: WriteRequest
+    ) -> WriteResult:
+        """Create a post in the source's community."""
+        await self.check(client=client, config=config, request=request)
+        cfg = coerce_config(config, LemmyConfig)
+        api = await self._api(client, cfg)
+        response = await client.get(
+            f"{cfg.instance_url}/api/{api}/community", params={"name": cfg.community}
+        )
+        view = as_mapping(as_mapping(read_json(response, "Lemmy")).get("community_view"))
+        community_id = as_mapping(view.get("community")).get("id")
+        if not isinstance(community_id, int):
+            raise RuleViolation(f"Lemmy has no community {cfg.community}", field="config")
+        body = {"name": str(request.title).strip(), "body": request.text.strip()}
+        created = await self._send(client, config, "post", {**body, "community_id": community_id})
+        return self._result(config, as_mapping(created.get("post_view")))
+
+    async def like(
+        self, *, client: httpx.AsyncClient, config: BaseModel, target: PostRef
+    ) -> WriteResult:
+        """Upvote the post or comment."""
+        await self._vote(client, config, target, 1)
+        return WriteResult(target.external_id, target.external_id, target.url)
+
+    async def boost(
+        self, *, client: httpx.AsyncClient, config: BaseModel, target: PostRef
+    ) -> WriteResult:
+        """Lemmy has no boost."""
+        raise RuleViolation("Lemmy has no boost; upvote instead", field="action")
+
+    async def undo(
+        self,
+        *,
+        client: httpx.AsyncClient,
+        config: BaseModel,
+        action: WriteAction,
+        target: PostRef,
+        done: WriteResult,
+    ) -> None:
+        """Take the vote back (score 0)."""
+        await self._vote(client, config, target, 0)
+
+    async def thread(
+        self, *, client: httpx.AsyncClient, config: BaseModel, root: PostRef
+    ) -> FetchResult:
+        """The comments on the root's post (newest 50, all depths)."""
+        cfg = coerce_config(config, LemmyConfig)
+        api = await self._api(client, cfg)
+        post_id, _ = _ids_of(root)
+        response = await client.get(
+            f"{cfg.instance_url}/api/{api}/comment/list",
+            params={"post_id": str(post_id), "sort": "New", "limit": 50, "type_": "All"},
+            headers=await self._auth(client, cfg),
+        )
+        views = _views_of_kind(as_mapping(read_json(response, "Lemmy")), "comment")
+        items, rejected = self._map(cfg, views)
+        return FetchResult(items=items, cursor={}, rejected=rejected)
+
+    async def own_identities(self, *, client: httpx.AsyncClient, config: BaseModel) -> set[str]:
+        """The account, as authors are named (`@name@instance` and the actor URL)."""
+        cfg = coerce_config(config, LemmyConfig)
+        return {
+            f"@{cfg.username}@{host_of(cfg.instance_url)}",
+            f"{cfg.instance_url}/u/{cfg.username}",
+        }
+
+    def result_from_mention(self, item: MentionIn) -> WriteResult:
+        """Our comment as found in a thread."""
+        comment = as_mapping(as_mapping(item.raw).get("comment"))
+        return WriteResult(
+            item.external_id, str(comment.get("id")), item.external_id, item.raw or {}
+        )
+
+    def _result(self, config: BaseModel, view: Mapping[str, Any]) -> WriteResult:
+        items, _ = self._map(coerce_config(config, LemmyConfig), [view])
+        if not items:
+            raise PlatformError("Lemmy accepted the write but returned nothing usable")
+        subject = as_mapping(view.get("comment") or view.get("post"))
+        return WriteResult(items[0].external_id, str(subject.get("id")), items[0].external_id, view)
+
+    async def _vote(
+        self, client: httpx.AsyncClient, config: BaseModel, target: PostRef, score: int
+    ) -> None:
+        post_id, comment_id = _ids_of(target)
+        if comment_id is not None:
+            await self._send(
+                client, config, "comment/like", {"comment_id": comment_id, "score": score}
+            )
+        else:
+            await self._send(client, config, "post/like", {"post_id": post_id, "score": score})
+
+    async def _api(self, client: httpx.AsyncClient, cfg: LemmyConfig) -> Api:
+        if cfg.instance_url not in _APIS:
+            _APIS[cfg.instance_url] = await self._probe(client, cfg, None)
+        return _APIS[cfg.instance_url]
+
+    async def _auth(self, client: httpx.AsyncClient, cfg: LemmyConfig) -> dict[str, str]:
+        if cfg.username is None or cfg.password is None:
+            return {}
+        key = (cfg.instance_url, cfg.username.lower())
+        async with _LOGIN_LOCKS(key):
+            if key not in _JWTS:
+                api = await self._api(client, cfg)
+                response = await client.post(
+                    f"{cfg.instance_url}/api/{api}/{_LOGIN_PATH[api]}",
+                    json={
+                        "username_or_email": cfg.username,
+                        "password": cfg.password.get_secret_value(),
+                    },
+                )
+                jwt = as_mapping(read_json(response, "Lemmy")).get("jwt")
+                if not isinstance(jwt, str):
+                    raise RuleViolation("Lemmy refused the login (no jwt)", field="config")
+                _JWTS[key] = jwt
+            return {"Authorization": f"Bearer {_JWTS[key]}"}
+
+    async def _send(
+        self, client: httpx.AsyncClient, config: BaseModel, path: str, body: dict[str, Any]
+    ) -> Mapping[str, Any]:
+        cfg = coerce_config(config, LemmyConfig)
+        api, headers = await self._api(client, cfg), await self._auth(client, cfg)
+        try:
+            response = await client.post(
+                f"{cfg.instance_url}/api/{api}/{path}", json=body, headers=headers
+            )
+        except httpx.HTTPError as exc:
+            raise classify_send_failure(exc, "Lemmy") from exc
+        if response.status_code == 401:
+            # A stale login is refused before anything is written: log in again next time.
+            _JWTS.pop((cfg.instance_url, str(cfg.username).lower()), None)
+            raise WriteDeferred("Lemmy refused the login token; logging in again next time")
+        return json_body(response, "Lemmy")
 
     async def _walk_all(
         self, client: httpx.AsyncClient, cfg: LemmyConfig, api: Api, marks: dict[str, int | None]
@@ -302,3 +497,12 @@ def _author(creator: Mapping[str, Any]) -> AuthorIn | None:
         display_name=creator.get("display_name") or None,
         profile_url=actor,
     )
+
+
+def _ids_of(target: PostRef) -> tuple[Any, int | None]:
+    """The Lemmy post id and (for a comment) comment id in the stored view."""
+    raw = as_mapping(target.raw)
+    comment = as_mapping(raw.get("comment"))
+    post_id = as_mapping(raw.get("post")).get("id") or comment.get("post_id")
+    comment_id = comment.get("id")
+    return post_id, comment_id if isinstance(comment_id, int) else None

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, ClassVar, Self
+from dataclasses import replace
+from typing import Any, ClassVar, Literal, Self
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -33,6 +34,21 @@ from connectors._normalize import (
 )
 from connectors.base import FetchResult, RejectedItem, WriteAction
 from connectors.items import AuthorIn, EngagementIn, MentionIn
+from connectors.writes import (
+    PostRef,
+    RuleViolation,
+    TextFormat,
+    WriteRejected,
+    WriteRequest,
+    WriteResult,
+    check_response,
+    classify_send_failure,
+    find_urls,
+    json_body,
+    markdown_to_plain,
+    require_target,
+    require_text,
+)
 
 _TAG = re.compile(r"^\w{1,100}$")
 # Only statuses anyone may read are mentions; followers-only and direct ones stay private.
@@ -65,6 +81,12 @@ class MastodonConfig(BaseModel):
     )
     page_size: int = Field(default=40, ge=1, le=40)
     max_pages: int = Field(default=5, ge=1, le=50)
+    max_characters: int | None = Field(
+        default=None, ge=1, description="Status length limit; unset: asked from the instance"
+    )
+    visibility: Literal["public", "unlisted"] = Field(
+        default="public", description="Visibility of what Luister posts"
+    )
 
     @field_validator("instance_url")
     @classmethod
@@ -112,6 +134,8 @@ class MastodonConnector:
     write_actions: ClassVar[frozenset[WriteAction]] = frozenset(
         {WriteAction.REPLY, WriteAction.POST, WriteAction.LIKE, WriteAction.BOOST}
     )
+    text_format: ClassVar[TextFormat] = TextFormat.PLAIN
+    honours_idempotency_key: ClassVar[bool] = True
 
     async def fetch(
         self, *, client: httpx.AsyncClient, config: BaseModel, cursor: dict[str, Any]
@@ -152,6 +176,118 @@ class MastodonConnector:
         if not_before is not None:
             next_cursor["not_before"] = isoformat(not_before)
         return FetchResult(items=items, cursor=next_cursor, rejected=rejected)
+
+    async def check(
+        self, *, client: httpx.AsyncClient, config: BaseModel, request: WriteRequest
+    ) -> WriteRequest:
+        """Plain text, the author mentioned so they are notified, within the instance limit."""
+        cfg, _ = _write_config(config)
+        text = markdown_to_plain(require_text(request.text))
+        if request.action is WriteAction.REPLY:
+            handle = require_target(request).author_handle
+            if handle:
+                handle = handle if handle.startswith("@") else f"@{handle}"
+                if handle.casefold() not in text.casefold():
+                    text = f"{handle} {text}"
+        limit = cfg.max_characters or await _max_characters(client, cfg)
+        used = status_length(text)
+        if used > limit:
+            raise RuleViolation(
+                f"{used} characters where {host_of(cfg.instance_url)} allows {limit} "
+                "(links count as 23, mentions by their username)"
+            )
+        return replace(request, text=text)
+
+    async def reply(
+        self, *, client: httpx.AsyncClient, config: BaseModel, request: WriteRequest
+    ) -> WriteResult:
+        """Post a status with `in_reply_to_id` set to the target's id on our instance."""
+        request = await self.check(client=client, config=config, request=request)
+        cfg, headers = _write_config(config)
+        in_reply_to = await _local_id(client, cfg, headers, require_target(request))
+        return await _create_status(client, cfg, headers, request, in_reply_to)
+
+    async def post(
+        self, *, client: httpx.AsyncClient, config: BaseModel, request: WriteRequest
+    ) -> WriteResult:
+        """Post a new public status."""
+        request = await self.check(client=client, config=config, request=request)
+        cfg, headers = _write_config(config)
+        return await _create_status(client, cfg, headers, request, None)
+
+    async def like(
+        self, *, client: httpx.AsyncClient, config: BaseModel, target: PostRef
+    ) -> WriteResult:
+        """Favourite the status."""
+        return await _status_action(client, config, target, "favourite")
+
+    async def boost(
+        self, *, client: httpx.AsyncClient, config: BaseModel, target: PostRef
+    ) -> WriteResult:
+        """Boost (reblog) the status."""
+        return await _status_action(client, config, target, "reblog")
+
+    async def undo(
+        self,
+        *,
+        client: httpx.AsyncClient,
+        config: BaseModel,
+        action: WriteAction,
+        target: PostRef,
+        done: WriteResult,
+    ) -> None:
+        """Unfavourite or unreblog."""
+        verb = {WriteAction.LIKE: "unfavourite", WriteAction.BOOST: "unreblog"}.get(action)
+        if verb is None:
+            raise RuleViolation(f"cannot undo a {action.value} on Mastodon", field="action")
+        await _status_action(client, config, replace(target, platform_id=done.platform_id), verb)
+
+    async def thread(
+        self, *, client: httpx.AsyncClient, config: BaseModel, root: PostRef
+    ) -> FetchResult:
+        """Every reply under the status (its context's descendants)."""
+        cfg, headers = _write_config(config)
+        local_id = await _local_id(client, cfg, headers, root)
+        response = await client.get(
+            f"{cfg.instance_url}/api/v1/statuses/{local_id}/context", headers=headers
+        )
+        descendants = as_mapping(read_json(response, "Mastodon")).get("descendants")
+        if not isinstance(descendants, list):
+            raise PlatformError("Mastodon context answer has no descendants list")
+        uri_by_id = {local_id: root.external_id}
+        uri_by_id |= {
+            s["id"]: s["uri"]
+            for s in map(as_mapping, descendants)
+            if isinstance(s.get("id"), str) and isinstance(s.get("uri"), str)
+        }
+        host = host_of(cfg.instance_url)
+        items, rejected = map_items(
+            descendants,
+            lambda raw: status_to_mention(raw, instance_host=host, uri_by_id=uri_by_id),
+            id_of=lambda raw: raw.get("uri"),
+        )
+        return FetchResult(items=items, cursor={}, rejected=rejected)
+
+    async def own_identities(self, *, client: httpx.AsyncClient, config: BaseModel) -> set[str]:
+        """The token's account, as `status_to_mention` names authors."""
+        cfg, headers = _write_config(config)
+        response = await client.get(
+            f"{cfg.instance_url}/api/v1/accounts/verify_credentials", headers=headers
+        )
+        author = _author(as_mapping(read_json(response, "Mastodon")), host_of(cfg.instance_url))
+        if author is None:
+            raise PlatformError("Mastodon did not say which account the token belongs to")
+        return {author.platform_id, author.handle or author.platform_id}
+
+    def result_from_mention(self, item: MentionIn) -> WriteResult:
+        """Our status as found in a thread."""
+        raw = item.raw or {}
+        return WriteResult(
+            external_id=item.external_id,
+            platform_id=str(raw.get("id") or item.external_id),
+            url=str(item.url) if item.url else None,
+            raw=raw,
+        )
 
     @staticmethod
     def _url(cfg: MastodonConfig) -> str:
@@ -253,3 +389,111 @@ def _author(account: Mapping[str, Any], instance_host: str) -> AuthorIn | None:
         profile_url=profile_url,
         followers=optional_int(account.get("followers_count")),
     )
+
+
+# -- writing ----------------------------------------------------------------------------------
+
+# Mastodon counts every link as 23 characters and a mention by its username only.
+_URL_LENGTH = 23
+_MENTION_DOMAIN = re.compile(r"(?<![\w/])(@[\w.]+)@[\w.\-]+")
+_DEFAULT_MAX_CHARACTERS = 500
+_INSTANCE_LIMITS: dict[str, int] = {}
+
+
+def status_length(text: str) -> int:
+    """The length Mastodon checks against its limit."""
+    counted = _MENTION_DOMAIN.sub(r"\1", text)
+    for match in find_urls(counted):
+        counted = counted.replace(match.group(0), "x" * _URL_LENGTH, 1)
+    return len(counted)
+
+
+def _write_config(config: BaseModel) -> tuple[MastodonConfig, dict[str, str]]:
+    cfg = coerce_config(config, MastodonConfig)
+    if cfg.access_token is None:
+        raise RuleViolation(
+            "writing needs the source's access_token (scopes write:statuses, "
+            "write:favourites) and the account it belongs to",
+            field="config",
+        )
+    return cfg, {"Authorization": f"Bearer {cfg.access_token.get_secret_value()}"}
+
+
+async def _max_characters(client: httpx.AsyncClient, cfg: MastodonConfig) -> int:
+    """The instance's status limit (Mastodon 4's `configuration.statuses.max_characters`)."""
+    known = _INSTANCE_LIMITS.get(cfg.instance_url)
+    if known is not None:
+        return known
+    try:
+        response = await client.get(f"{cfg.instance_url}/api/v2/instance")
+        config = as_mapping(as_mapping(read_json(response, "Mastodon")).get("configuration"))
+        limit = as_mapping(config.get("statuses")).get("max_characters")
+    except (httpx.HTTPError, PlatformError):
+        return _DEFAULT_MAX_CHARACTERS  # not cached: ask again next time
+    found = limit if isinstance(limit, int) and limit > 0 else _DEFAULT_MAX_CHARACTERS
+    _INSTANCE_LIMITS[cfg.instance_url] = found
+    return found
+
+
+async def _local_id(
+    client: httpx.AsyncClient, cfg: MastodonConfig, headers: dict[str, str], target: PostRef
+) -> str:
+    """The target's status id on our instance; a foreign status is resolved by search."""
+    if target.platform_id:
+        return target.platform_id
+    response = await client.get(
+        f"{cfg.instance_url}/api/v2/search",
+        params={"q": target.external_id, "type": "statuses", "resolve": "true", "limit": 1},
+        headers=headers,
+    )
+    statuses = as_mapping(read_json(response, "Mastodon")).get("statuses")
+    found = as_mapping(statuses[0]) if isinstance(statuses, list) and statuses else {}
+    if not isinstance(found.get("id"), str):
+        raise WriteRejected(
+            f"{host_of(cfg.instance_url)} cannot find the status {target.external_id[:200]}"
+        )
+    return str(found["id"])
+
+
+async def _create_status(
+    client: httpx.AsyncClient,
+    cfg: MastodonConfig,
+    headers: dict[str, str],
+    request: WriteRequest,
+    in_reply_to: str | None,
+) -> WriteResult:
+    body: dict[str, Any] = {"status": request.text, "visibility": cfg.visibility}
+    if in_reply_to is not None:
+        body["in_reply_to_id"] = in_reply_to
+    if request.language:
+        body["language"] = request.language.split("-")[0]
+    # Mastodon keeps the key for an hour and answers a repeat with the status it created.
+    sent_headers = {**headers, "Idempotency-Key": request.idempotency_key}
+    try:
+        response = await client.post(
+            f"{cfg.instance_url}/api/v1/statuses", json=body, headers=sent_headers
+        )
+    except httpx.HTTPError as exc:
+        raise classify_send_failure(exc, "Mastodon") from exc
+    status = json_body(response, "Mastodon")
+    return WriteResult(
+        external_id=str(status.get("uri") or status.get("url") or status.get("id")),
+        platform_id=str(status.get("id")),
+        url=http_url(status.get("url")),
+        raw=dict(status),
+    )
+
+
+async def _status_action(
+    client: httpx.AsyncClient, config: BaseModel, target: PostRef, verb: str
+) -> WriteResult:
+    cfg, headers = _write_config(config)
+    local_id = await _local_id(client, cfg, headers, target)
+    try:
+        response = await client.post(
+            f"{cfg.instance_url}/api/v1/statuses/{local_id}/{verb}", headers=headers
+        )
+    except httpx.HTTPError as exc:
+        raise classify_send_failure(exc, "Mastodon") from exc
+    check_response(response, "Mastodon")
+    return WriteResult(external_id=target.external_id, platform_id=local_id, url=target.url)

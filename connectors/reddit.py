@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, Literal, Self
 
@@ -13,7 +12,6 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 
 from connectors._normalize import (
     ItemError,
-    KeyedLocks,
     NewestFirstWalk,
     PlatformError,
     Watermark,
@@ -31,12 +29,30 @@ from connectors._normalize import (
     require_str,
     utc_now,
 )
+from connectors._reddit_token import SHARED_TOKENS, TokenCache
 from connectors.base import FetchResult, RejectedItem, WriteAction
 from connectors.items import AuthorIn, EngagementIn, MentionIn
+from connectors.writes import (
+    PostRef,
+    RuleViolation,
+    TextFormat,
+    WriteDeferred,
+    WriteRejected,
+    WriteRequest,
+    WriteResult,
+    classify_send_failure,
+    json_body,
+    require_target,
+    require_text,
+)
 
 _SUBREDDIT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_]{1,20}$")
-# Renew the bearer token a minute early so no poll starts with one about to lapse.
-_EXPIRY_MARGIN = timedelta(seconds=60)
+# Only posts (t3) and comments (t1) can be answered or voted on, named by their fullname.
+_REPLYABLE = re.compile(r"^t[13]_[0-9a-z]+$")
+_MAX_COMMENT = 10_000
+_MAX_TITLE = 300
+# "you are doing that too much. try again in 7 minutes."
+_TRY_AGAIN = re.compile(r"try again in (\d+) (second|minute)")
 
 
 class RedditConfig(BaseModel):
@@ -93,67 +109,6 @@ class RedditConfig(BaseModel):
         return f"server:luister:{self.client_id}:0.1{owner}"
 
 
-@dataclass
-class _Token:
-    value: str
-    expires_at: datetime
-
-
-class TokenCache:
-    """Bearer tokens per app and account, reused until shortly before they expire."""
-
-    def __init__(self) -> None:
-        self._tokens: dict[tuple[str, str, str], _Token] = {}
-        self._locks = KeyedLocks()
-
-    @staticmethod
-    def _key(cfg: RedditConfig) -> tuple[str, str, str]:
-        return (cfg.auth_url, cfg.client_id, cfg.username or "")
-
-    async def get(self, client: httpx.AsyncClient, cfg: RedditConfig) -> str:
-        """A valid bearer token, fetched only when none is cached or it is about to expire."""
-        key = self._key(cfg)
-        async with self._locks(key):
-            token = self._tokens.get(key)
-            if token is None or token.expires_at - _EXPIRY_MARGIN <= utc_now():
-                token = await self._request(client, cfg)
-                self._tokens[key] = token
-            return token.value
-
-    def forget(self, cfg: RedditConfig, value: str) -> None:
-        """Drop a token the API refused, so the next `get` fetches a new one."""
-        key = self._key(cfg)
-        if (token := self._tokens.get(key)) is not None and token.value == value:
-            del self._tokens[key]
-
-    @staticmethod
-    async def _request(client: httpx.AsyncClient, cfg: RedditConfig) -> _Token:
-        form = {"grant_type": "client_credentials"}
-        if cfg.username is not None and cfg.password is not None:
-            form = {
-                "grant_type": "password",
-                "username": cfg.username,
-                "password": cfg.password.get_secret_value(),
-            }
-        response = await client.post(
-            cfg.auth_url,
-            data=form,
-            auth=(cfg.client_id, cfg.client_secret.get_secret_value()),
-            headers={"User-Agent": cfg.agent()},
-        )
-        body = as_mapping(read_json(response, "Reddit"))
-        value, lifetime = body.get("access_token"), body.get("expires_in")
-        if not isinstance(value, str) or not value:
-            # Reddit reports bad credentials as 200 {"error": "invalid_grant"}.
-            error = body.get("error")
-            raise PlatformError(f"Reddit gave no access token ({error or 'no reason given'})")
-        seconds = lifetime if isinstance(lifetime, int | float) else 3600
-        return _Token(value, utc_now() + timedelta(seconds=seconds))
-
-
-_SHARED_TOKENS = TokenCache()
-
-
 class RedditConnector:
     """Walks a newest-first listing with `after` until it meets the previous poll's watermark.
 
@@ -167,8 +122,11 @@ class RedditConnector:
         {WriteAction.REPLY, WriteAction.POST, WriteAction.LIKE}
     )
 
+    text_format: ClassVar[TextFormat] = TextFormat.MARKDOWN
+    honours_idempotency_key: ClassVar[bool] = False
+
     def __init__(self, tokens: TokenCache | None = None) -> None:
-        self._tokens = tokens if tokens is not None else _SHARED_TOKENS
+        self._tokens = tokens if tokens is not None else SHARED_TOKENS
 
     async def fetch(
         self, *, client: httpx.AsyncClient, config: BaseModel, cursor: dict[str, Any]
@@ -210,6 +168,146 @@ class RedditConnector:
         if not_before is not None:
             next_cursor["not_before"] = isoformat(not_before)
         return FetchResult(items=items, cursor=next_cursor, rejected=rejected)
+
+    async def check(
+        self, *, client: httpx.AsyncClient, config: BaseModel, request: WriteRequest
+    ) -> WriteRequest:
+        """Markdown up to 10,000 characters, as an account, to a fullname (or a subreddit)."""
+        cfg = coerce_config(config, RedditConfig)
+        if cfg.username is None:
+            raise RuleViolation("writing needs a script app's username and password", "config")
+        text = require_text(request.text)
+        if len(text) > _MAX_COMMENT:
+            raise RuleViolation(f"{len(text)} characters where Reddit allows {_MAX_COMMENT}")
+        if request.action is WriteAction.REPLY:
+            _fullname_of(require_target(request))
+        else:
+            title = (request.title or "").strip()
+            if not title or len(title) > _MAX_TITLE or cfg.subreddit is None:
+                raise RuleViolation(
+                    f"a new post needs a title of 1 to {_MAX_TITLE} characters and the "
+                    "source's subreddit",
+                    "title",
+                )
+        return request
+
+    async def reply(
+        self, *, client: httpx.AsyncClient, config: BaseModel, request: WriteRequest
+    ) -> WriteResult:
+        """Comment on the post or comment named by the target's fullname."""
+        await self.check(client=client, config=config, request=request)
+        cfg = coerce_config(config, RedditConfig)
+        form = {"thing_id": require_target(request).external_id, "text": request.text.strip()}
+        data = await self._send(client, cfg, "/api/comment", form)
+        things = as_mapping(data.get("data")).get("things")
+        thing = as_mapping(things[0]) if isinstance(things, list) and things else {}
+        item = thing_to_mention(thing, web_url=cfg.web_url) if thing else None
+        if item is None:
+            raise PlatformError("Reddit accepted the comment but did not return it")
+        return self.result_from_mention(item)
+
+    async def post(
+        self, *, client: httpx.AsyncClient, config: BaseModel, request: WriteRequest
+    ) -> WriteResult:
+        """Submit a self post to the source's subreddit."""
+        await self.check(client=client, config=config, request=request)
+        cfg = coerce_config(config, RedditConfig)
+        form = {
+            "sr": str(cfg.subreddit),
+            "kind": "self",
+            "title": str(request.title).strip(),
+            "text": request.text.strip(),
+        }
+        data = as_mapping((await self._send(client, cfg, "/api/submit", form)).get("data"))
+        name = data.get("name")
+        if not isinstance(name, str):
+            raise PlatformError("Reddit accepted the post but did not say its name")
+        url = data.get("url") if isinstance(data.get("url"), str) else None
+        return WriteResult(name, name, url, dict(data))
+
+    async def like(
+        self, *, client: httpx.AsyncClient, config: BaseModel, target: PostRef
+    ) -> WriteResult:
+        """Upvote."""
+        await self._send(client, coerce_config(config, RedditConfig), "/api/vote", _vote(target, 1))
+        return WriteResult(target.external_id, target.external_id, target.url)
+
+    async def boost(
+        self, *, client: httpx.AsyncClient, config: BaseModel, target: PostRef
+    ) -> WriteResult:
+        """Reddit has no boost."""
+        raise RuleViolation("Reddit has no boost; upvote instead", field="action")
+
+    async def undo(
+        self,
+        *,
+        client: httpx.AsyncClient,
+        config: BaseModel,
+        action: WriteAction,
+        target: PostRef,
+        done: WriteResult,
+    ) -> None:
+        """Take the vote back (direction 0)."""
+        await self._send(client, coerce_config(config, RedditConfig), "/api/vote", _vote(target, 0))
+
+    async def thread(
+        self, *, client: httpx.AsyncClient, config: BaseModel, root: PostRef
+    ) -> FetchResult:
+        """Every comment on the root's post, from `/comments/{article}`."""
+        cfg = coerce_config(config, RedditConfig)
+        post = root.thread_external_id or root.external_id
+        if not post.startswith("t3_"):
+            raise RuleViolation(f"{post[:60]} names no post", field="target")
+        token = await self._tokens.get(client, cfg)
+        response = await client.get(
+            f"{cfg.api_url}/comments/{post.removeprefix('t3_')}",
+            params={"raw_json": 1, "limit": 500, "sort": "new"},
+            headers={"User-Agent": cfg.agent(), "Authorization": f"bearer {token}"},
+        )
+        body = read_json(response, "Reddit")
+        listing = as_mapping(body[1]) if isinstance(body, list) and len(body) > 1 else {}
+        children, pending = [], list(as_mapping(listing.get("data")).get("children") or [])
+        while pending:
+            child = as_mapping(pending.pop())
+            if child.get("kind") == "t1":
+                children.append(child)
+                replies = as_mapping(as_mapping(child.get("data")).get("replies"))
+                pending.extend(as_mapping(replies.get("data")).get("children") or [])
+        items, rejected = map_items(
+            children, lambda raw: thing_to_mention(raw, web_url=cfg.web_url), id_of=_fullname
+        )
+        return FetchResult(items=items, cursor={}, rejected=rejected)
+
+    async def own_identities(self, *, client: httpx.AsyncClient, config: BaseModel) -> set[str]:
+        """The script app's account, as authors' handles read."""
+        return {f"u/{coerce_config(config, RedditConfig).username}"}
+
+    def result_from_mention(self, item: MentionIn) -> WriteResult:
+        """Our comment as found in a thread."""
+        url = str(item.url) if item.url else None
+        return WriteResult(item.external_id, item.external_id, url, item.raw or {})
+
+    async def _send(
+        self, client: httpx.AsyncClient, cfg: RedditConfig, path: str, form: dict[str, str]
+    ) -> Mapping[str, Any]:
+        """POST a form as the account; Reddit reports refusals inside a 200 `json.errors`."""
+        token = await self._tokens.get(client, cfg)
+        try:
+            response = await client.post(
+                f"{cfg.api_url}{path}",
+                data={"api_type": "json", **form},
+                headers={"User-Agent": cfg.agent(), "Authorization": f"bearer {token}"},
+            )
+        except httpx.HTTPError as exc:
+            raise classify_send_failure(exc, "Reddit") from exc
+        if response.status_code == 401:
+            self._tokens.forget(cfg, token)  # refused before anything was written
+            raise WriteDeferred("Reddit refused the token; a new one is fetched next time")
+        body = as_mapping(json_body(response, "Reddit").get("json"))
+        errors = body.get("errors")
+        if isinstance(errors, list) and errors:
+            raise _refusal(errors)
+        return body
 
     async def _get(
         self, client: httpx.AsyncClient, cfg: RedditConfig, after: str | None
@@ -263,9 +361,7 @@ def _rate_limits(headers: Mapping[str, str], now: datetime) -> dict[str, Any]:
     return limits
 
 
-def _split_new(
-    children: list[Any], mark: Watermark, seen: Watermark
-) -> tuple[list[Any], bool]:
+def _split_new(children: list[Any], mark: Watermark, seen: Watermark) -> tuple[list[Any], bool]:
     """The children newer than the watermark, and whether an older one was reached."""
     fresh: list[Any] = []
     reached_old = False
@@ -344,3 +440,28 @@ def _author(data: Mapping[str, Any], web_url: str) -> AuthorIn | None:
         handle=f"u/{name}",
         profile_url=f"{web_url}/user/{name}",
     )
+
+
+def _fullname_of(target: PostRef) -> str:
+    if not _REPLYABLE.match(target.external_id):
+        raise RuleViolation(f"{target.external_id[:60]} is not a t1_/t3_ fullname", "target")
+    return target.external_id
+
+
+def _vote(target: PostRef, direction: int) -> dict[str, str]:
+    return {"id": _fullname_of(target), "dir": str(direction)}
+
+
+def _refusal(errors: list[Any]) -> RuleViolation | WriteDeferred | WriteRejected:
+    """The error for Reddit's `[[code, message, field], ...]` list."""
+    first = errors[0] if isinstance(errors[0], list) else [str(errors[0])]
+    code, message = str(first[0]), str(first[1]) if len(first) > 1 else ""
+    if code == "RATELIMIT":
+        found = _TRY_AGAIN.search(message)
+        wait = 60.0
+        if found:
+            wait = float(found.group(1)) * (60 if found.group(2) == "minute" else 1)
+        return WriteDeferred(f"Reddit rate limit: {message[:200]}", retry_after=wait)
+    if code in ("TOO_LONG", "NO_TEXT", "BAD_SR_NAME", "NO_SELFS", "SUBMIT_VALIDATION_TITLE"):
+        return RuleViolation(f"Reddit {code}: {message[:200]}")
+    return WriteRejected(f"Reddit {code}: {message[:200]}")

@@ -31,11 +31,28 @@ from connectors._normalize import (
 from connectors.base import FetchResult, RejectedItem, WriteAction
 from connectors.http import note_backoff
 from connectors.items import AuthorIn, EngagementIn, MentionIn
+from connectors.writes import (
+    OutcomeUnknown,
+    PostRef,
+    RuleViolation,
+    TextFormat,
+    WriteDeferred,
+    WriteError,
+    WriteRejected,
+    WriteRequest,
+    WriteResult,
+    classify_send_failure,
+    require_target,
+    require_text,
+)
 
 # "too many requests from this IP, more requests available in 8450 seconds"
 _AVAILABLE_IN = re.compile(r"available in (\d+) seconds?")
 _THROTTLE_ERRORS = frozenset({"throttle_violation"})
 _DEFAULT_THROTTLE_WAIT = 60.0
+# Stack Exchange's limits: answers 30 to 30,000 characters, comments 15 to 600.
+_ANSWER = (30, 30_000)
+_COMMENT = (15, 600)
 
 
 class StackExchangeConfig(BaseModel):
@@ -66,13 +83,19 @@ class StackExchangeConfig(BaseModel):
 
 
 class StackExchangeConnector:
-    """Reads questions oldest first from the watermark, so a poll can stop anywhere safely."""
+    """Reads questions oldest first from the watermark, so a poll can stop anywhere safely.
+
+    Writes answer questions (a comment when the target is an answer) and upvote; asking new
+    questions as an organisation is left to people, as the sites expect.
+    """
 
     kind: ClassVar[str] = "stackexchange"
     config_model: ClassVar[type[BaseModel]] = StackExchangeConfig
     write_actions: ClassVar[frozenset[WriteAction]] = frozenset(
-        {WriteAction.REPLY, WriteAction.POST, WriteAction.LIKE}
+        {WriteAction.REPLY, WriteAction.LIKE}
     )
+    text_format: ClassVar[TextFormat] = TextFormat.MARKDOWN
+    honours_idempotency_key: ClassVar[bool] = False
 
     async def fetch(
         self, *, client: httpx.AsyncClient, config: BaseModel, cursor: dict[str, Any]
@@ -112,6 +135,106 @@ class StackExchangeConnector:
         if not_before is not None:
             next_cursor["not_before"] = isoformat(not_before)
         return FetchResult(items=items, cursor=next_cursor, rejected=rejected)
+
+    async def check(
+        self, *, client: httpx.AsyncClient, config: BaseModel, request: WriteRequest
+    ) -> WriteRequest:
+        """An answer of 30 to 30,000 characters (a comment on an answer: 15 to 600)."""
+        _write_params(config)
+        if request.action is not WriteAction.REPLY:
+            raise RuleViolation("on Stack Exchange Luister answers; it does not ask", "action")
+        low, high = _COMMENT if _is_answer(require_target(request)) else _ANSWER
+        text = require_text(request.text, minimum=low)
+        if len(text) > high:
+            raise RuleViolation(f"{len(text)} characters where Stack Exchange allows {high}")
+        return request
+
+    async def reply(
+        self, *, client: httpx.AsyncClient, config: BaseModel, request: WriteRequest
+    ) -> WriteResult:
+        """Answer the question (or comment on the answer)."""
+        await self.check(client=client, config=config, request=request)
+        cfg, target = coerce_config(config, StackExchangeConfig), require_target(request)
+        post_id = _post_id(target)
+        path = (
+            f"/posts/{post_id}/comments/add"
+            if _is_answer(target)
+            else (f"/questions/{post_id}/answers/add")
+        )
+        body = await _send(client, cfg, path, {"body": request.text.strip()})
+        items = body.get("items")
+        created = as_mapping(items[0]) if isinstance(items, list) and items else {}
+        new_id = created.get("answer_id") or created.get("comment_id")
+        if not isinstance(new_id, int):
+            raise OutcomeUnknown("Stack Exchange accepted the answer but did not return it")
+        link = http_url(created.get("link"))
+        return WriteResult(str(new_id), str(new_id), link, dict(created))
+
+    async def post(
+        self, *, client: httpx.AsyncClient, config: BaseModel, request: WriteRequest
+    ) -> WriteResult:
+        """Not offered: see the class docstring."""
+        raise RuleViolation("on Stack Exchange Luister answers; it does not ask", "action")
+
+    async def like(
+        self, *, client: httpx.AsyncClient, config: BaseModel, target: PostRef
+    ) -> WriteResult:
+        """Upvote the question or answer."""
+        cfg = coerce_config(config, StackExchangeConfig)
+        await _send(client, cfg, f"/posts/{_post_id(target)}/upvote", {})
+        return WriteResult(target.external_id, str(_post_id(target)), target.url)
+
+    async def boost(
+        self, *, client: httpx.AsyncClient, config: BaseModel, target: PostRef
+    ) -> WriteResult:
+        """Stack Exchange has no boost."""
+        raise RuleViolation("Stack Exchange has no boost; upvote instead", field="action")
+
+    async def undo(
+        self,
+        *,
+        client: httpx.AsyncClient,
+        config: BaseModel,
+        action: WriteAction,
+        target: PostRef,
+        done: WriteResult,
+    ) -> None:
+        """Take the upvote back."""
+        cfg = coerce_config(config, StackExchangeConfig)
+        await _send(client, cfg, f"/posts/{_post_id(target)}/upvote/undo", {})
+
+    async def thread(
+        self, *, client: httpx.AsyncClient, config: BaseModel, root: PostRef
+    ) -> FetchResult:
+        """The answers to the root's question."""
+        cfg = coerce_config(config, StackExchangeConfig)
+        question = root.thread_external_id or root.external_id
+        response = await client.get(
+            f"{cfg.api_url}/questions/{question}/answers",
+            params={**_read_params(cfg), "sort": "creation", "order": "desc", "pagesize": 100},
+        )
+        answers = _read_envelope(response).get("items")
+        items, rejected = map_items(
+            answers if isinstance(answers, list) else [],
+            answer_to_mention,
+            id_of=lambda raw: raw.get("answer_id"),
+        )
+        return FetchResult(items=items, cursor={}, rejected=rejected)
+
+    async def own_identities(self, *, client: httpx.AsyncClient, config: BaseModel) -> set[str]:
+        """The token's user id (authors are keyed by user id)."""
+        cfg = coerce_config(config, StackExchangeConfig)
+        response = await client.get(f"{cfg.api_url}/me", params=_read_params(cfg))
+        items = _read_envelope(response).get("items")
+        me = as_mapping(items[0]) if isinstance(items, list) and items else {}
+        if not isinstance(me.get("user_id"), int):
+            raise PlatformError("Stack Exchange did not say whose access token this is")
+        return {str(me["user_id"])}
+
+    def result_from_mention(self, item: MentionIn) -> WriteResult:
+        """Our answer as found under the question."""
+        url = str(item.url) if item.url else None
+        return WriteResult(item.external_id, item.external_id, url, item.raw or {})
 
     @staticmethod
     def _params(cfg: StackExchangeConfig, mark: Watermark, page: int) -> dict[str, str | int]:
@@ -234,3 +357,81 @@ def _owner(owner: Mapping[str, Any]) -> AuthorIn | None:
         display_name=html.unescape(name) if isinstance(name, str) and name else None,
         profile_url=http_url(owner.get("link")),
     )
+
+
+def answer_to_mention(answer: Mapping[str, Any]) -> MentionIn:
+    """Map an answer (fetched with a body) to a mention in its question's thread."""
+    answer_id, question_id = answer.get("answer_id"), answer.get("question_id")
+    if not isinstance(answer_id, int) or not isinstance(question_id, int):
+        raise ItemError("missing answer_id or question_id")
+    body_html = answer.get("body") if isinstance(answer.get("body"), str) else None
+    text = html_to_text(body_html) or (answer.get("body_markdown") or "").strip()
+    if not text:
+        raise ItemError("answer has no body")
+    return MentionIn(
+        platform="stackexchange",
+        # Answers and questions share one id space per site.
+        external_id=str(answer_id),
+        url=http_url(answer.get("link")),
+        text=text,
+        html=body_html,
+        created_at=parse_timestamp(answer.get("creation_date")),
+        author=_owner(as_mapping(answer.get("owner"))),
+        reply_to_external_id=str(question_id),
+        thread_external_id=str(question_id),
+        engagement=EngagementIn(score=optional_int(answer.get("score"))),
+        raw=dict(answer),
+    )
+
+
+def _is_answer(target: PostRef) -> bool:
+    return "answer_id" in as_mapping(target.raw)
+
+
+def _post_id(target: PostRef) -> int:
+    try:
+        return int(target.external_id)
+    except ValueError:
+        raise RuleViolation(
+            f"{target.external_id[:60]} is no Stack Exchange id", "target"
+        ) from None
+
+
+def _read_params(cfg: StackExchangeConfig) -> dict[str, str | int]:
+    params: dict[str, str | int] = {"site": cfg.site, "filter": cfg.filter}
+    if cfg.key is not None:
+        params["key"] = cfg.key.get_secret_value()
+    if cfg.access_token is not None:
+        params["access_token"] = cfg.access_token.get_secret_value()
+    return params
+
+
+def _write_params(config: BaseModel) -> dict[str, str | int]:
+    cfg = coerce_config(config, StackExchangeConfig)
+    if cfg.key is None or cfg.access_token is None:
+        raise RuleViolation(
+            "writing needs an app key and an access_token with write_access", "config"
+        )
+    return _read_params(cfg)
+
+
+async def _send(
+    client: httpx.AsyncClient, cfg: StackExchangeConfig, path: str, form: dict[str, str]
+) -> Mapping[str, Any]:
+    """POST a write; the envelope's error_id says whether it was refused or throttled."""
+    try:
+        response = await client.post(f"{cfg.api_url}{path}", data={**_write_params(cfg), **form})
+    except httpx.HTTPError as exc:
+        raise classify_send_failure(exc, "Stack Exchange") from exc
+    try:
+        return _read_envelope(response)
+    except PlatformError as exc:
+        raise _write_error(exc) from exc
+
+
+def _write_error(exc: PlatformError) -> WriteError:
+    if exc.retry_after is not None or exc.status == 429:
+        return WriteDeferred(str(exc), retry_after=exc.retry_after)
+    if exc.status is not None and exc.status >= 500:
+        return OutcomeUnknown(str(exc))
+    return WriteRejected(str(exc))
