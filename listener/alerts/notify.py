@@ -1,0 +1,206 @@
+"""Raise alerts for spikes (once per cooldown), tell integrations, and email the lists."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from typing import Any
+
+from jinja2 import Environment, StrictUndefined
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from listener.alerts.detect import Rule, Spike, detect_spikes
+from listener.alerts.drivers import spike_drivers
+from listener.digest import audit
+from listener.digest.delivery import queue_deliveries
+from listener.digest.mail import alert_message
+from listener.digest.messages import number, percent, text
+from listener.models import Alert, Delivery, IntegrationEvent, RecipientList, utcnow
+from listener.settings import Settings
+
+EVENT_TYPE = "alert.raised"
+
+
+def alert_payload(alert: Alert) -> dict[str, Any]:
+    """The alert as integrations and the API see it."""
+    return {
+        "id": alert.id,
+        "metric": alert.metric,
+        "dimension": alert.dimension,
+        "key": alert.dimension_key,
+        "window_start": alert.window_start.isoformat(),
+        "window_end": alert.window_end.isoformat(),
+        "observed": alert.observed,
+        "baseline": alert.baseline,
+        "z_score": alert.z_score,
+        "count": alert.count,
+        "drivers": alert.drivers,
+    }
+
+
+async def _in_cooldown(session: AsyncSession, spike: Spike, rule: Rule) -> bool:
+    since = spike.window_end - timedelta(hours=rule.cooldown_hours)
+    stmt = select(Alert.id).where(
+        Alert.metric == spike.metric,
+        Alert.dimension == spike.dimension,
+        Alert.dimension_key == spike.key,
+        Alert.window_end > since,
+        Alert.window_end <= spike.window_end,
+    )
+    return (await session.execute(stmt.limit(1))).first() is not None
+
+
+def _follows(rl: RecipientList, alert: Alert) -> bool:
+    if alert.dimension == "topic":
+        return not rl.topics or alert.dimension_key in rl.topics
+    return not rl.sources or alert.dimension_key in rl.sources
+
+
+async def raise_alert(
+    session: AsyncSession, *, spike: Spike, settings: Settings, now: datetime
+) -> Alert | None:
+    """Store the spike as an alert with its drivers, an event and emails; None if already there."""
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    values = asdict(spike)
+    values["dimension_key"] = values.pop("key")
+    values["drivers"] = await spike_drivers(session, spike=spike)
+    values["created_at"] = now
+    stmt = (
+        insert(Alert)
+        .values(**values)
+        .on_conflict_do_nothing(
+            index_elements=["metric", "dimension", "dimension_key", "window_start"]
+        )
+    )
+    alert_id = (await session.execute(stmt.returning(Alert.id))).scalar_one_or_none()
+    if alert_id is None:
+        return None
+    alert = await session.get(Alert, alert_id)
+    assert alert is not None
+    payload = alert_payload(alert)
+    session.add(IntegrationEvent(type=EVENT_TYPE, subject=f"alert:{alert.id}", payload=payload))
+    audit.record(
+        session,
+        entity="alert",
+        entity_id=alert.id,
+        action="raise",
+        after={k: payload[k] for k in ("metric", "dimension", "key", "observed", "baseline")},
+    )
+    if settings.smtp_host:
+        lists = (
+            await session.execute(
+                select(RecipientList).where(RecipientList.enabled, RecipientList.receive_alerts)
+            )
+        ).scalars()
+        for rl in lists:
+            if _follows(rl, alert):
+                await queue_deliveries(
+                    session,
+                    recipients=rl.emails,
+                    language=rl.language,
+                    recipient_list_id=rl.id,
+                    alert_id=alert.id,
+                )
+    return alert
+
+
+async def check_spikes(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    settings: Settings,
+    window_end: datetime,
+    now: datetime | None = None,
+) -> list[Alert]:
+    """Check the hour before `window_end` (whole hours) and raise the alerts it deserves."""
+    window_end = window_end.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    rule = Rule.from_settings(settings)
+    now = now or utcnow()
+    raised: list[Alert] = []
+    async with sessions() as session, session.begin():
+        for spike in await detect_spikes(session, window_end=window_end, rule=rule):
+            if await _in_cooldown(session, spike, rule):
+                continue
+            alert = await raise_alert(session, spike=spike, settings=settings, now=now)
+            if alert is not None:
+                raised.append(alert)
+    return raised
+
+
+_env = Environment(autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+_HTML = _env.from_string(
+    """\
+<!DOCTYPE html>
+<html lang="{{ language }}"><body style="font-family:Helvetica,Arial,sans-serif;color:#1d2a36;">
+<h1 style="font-size:20px;">{{ title }}</h1>
+<p style="font-size:15px;">{{ intro }}</p>
+<h2 style="font-size:16px;">{{ t('drivers') }}</h2>
+<p style="font-size:14px;"><strong>{{ t('top_terms') }}:</strong> {{ terms }}</p>
+<p style="font-size:14px;"><strong>{{ t('top_authors') }}:</strong> {{ authors }}</p>
+<p style="font-size:14px;"><strong>{{ t('top_sources') }}:</strong> {{ sources }}</p>
+<h2 style="font-size:16px;">{{ t('examples') }}</h2>
+{% for c in examples %}
+<p style="margin:6px 0;padding:6px 10px;border-left:3px solid #c8553d;font-size:14px;">
+“{{ c.text }}” — {{ c.author or c.platform }}</p>
+{% endfor %}
+</body></html>
+"""
+)
+
+
+def _alert_words(alert: Alert, language: str) -> dict[str, Any]:
+    negative = alert.metric == "negative_share"
+    fmt = (lambda v: percent(v, language)) if negative else (lambda v: number(v, language, 1))
+    drivers = alert.drivers
+    return {
+        "title": text(
+            language,
+            "alert_title",
+            metric=text(language, f"metric_{alert.metric}"),
+            dimension=text(language, f"dimension_{alert.dimension}"),
+            key=alert.dimension_key,
+        ),
+        "intro": text(
+            language,
+            "alert_intro",
+            observed=fmt(alert.observed),
+            start=f"{alert.window_start:%Y-%m-%d %H:%M} UTC",
+            baseline=fmt(alert.baseline),
+            z=number(alert.z_score, language, 1),
+        ),
+        "terms": ", ".join(t["term"] for t in drivers.get("terms", [])) or "–",
+        "authors": ", ".join(f"{a['author']} ({a['mentions']})" for a in drivers.get("authors", []))
+        or "–",
+        "sources": ", ".join(f"{s['source']} ({s['mentions']})" for s in drivers.get("sources", []))
+        or "–",
+        "examples": drivers.get("examples", []),
+    }
+
+
+async def alert_email(
+    session: AsyncSession, *, settings: Settings, alert_id: int, delivery: Delivery
+) -> EmailMessage:
+    """The email telling one recipient about an alert, in their list's language."""
+    alert = await session.get(Alert, alert_id)
+    assert alert is not None  # the delivery row cascades with its alert
+    language = delivery.language
+    words = _alert_words(alert, language)
+    lines = [
+        words["intro"],
+        "",
+        f"{text(language, 'top_terms')}: {words['terms']}",
+        f"{text(language, 'top_authors')}: {words['authors']}",
+        f"{text(language, 'top_sources')}: {words['sources']}",
+        "",
+        *(f"- “{c['text']}” — {c['author'] or c['platform']}" for c in words["examples"]),
+    ]
+    html = _HTML.render(language=language, t=lambda key: text(language, key), **words)
+    return alert_message(
+        settings,
+        subject=words["title"],
+        body_text="\n".join(lines),
+        body_html=html,
+        to=delivery.recipient,
+    )

@@ -1,0 +1,449 @@
+"""Digest sections about what was heard: volume, sentiment, topics, voices, engagement.
+
+Every number comes from an aggregate query; Python only folds the grouped rows (a few hundred
+at most), never the mentions themselves.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from listener.digest.periods import Period
+from listener.digest.query import (
+    MentionFilter,
+    bucket,
+    change,
+    engagement,
+    excerpt,
+    share,
+    within,
+)
+from listener.models import Author, Mention, MentionTopic, Source, Topic
+
+# How many earlier windows form the baseline (four weeks for a weekly digest).
+BASELINE_WINDOWS = 4
+LABELS = ("positive", "neutral", "negative")
+TOP = 5
+
+
+def _is(label: str) -> ColumnElement[int]:
+    return case((Mention.sentiment_label == label, 1), else_=0)
+
+
+async def volume_and_sentiment(
+    session: AsyncSession, *, period: Period, filt: MentionFilter
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Counts per window, day, source and language, and sentiment shares, in one grouped scan."""
+    windows = period.window_starts(BASELINE_WINDOWS)[:-2]
+    bounds = windows + period.day_starts()
+    inner = (
+        select(
+            bucket(Mention.created_at, bounds).label("b"),
+            Mention.source_id.label("source_id"),
+            func.coalesce(Mention.language, "und").label("language"),
+            Mention.sentiment_label.label("label"),
+            Mention.sentiment_score.label("score"),
+            case((Mention.nlp_version.is_not(None), 1), else_=0).label("nlp"),
+        )
+        .where(*within(bounds[0], bounds[-1], filt))
+        .subquery()
+    )
+    rows = (
+        await session.execute(
+            select(
+                inner.c.b,
+                inner.c.source_id,
+                inner.c.language,
+                inner.c.label,
+                func.count(),
+                func.sum(inner.c.score),
+                func.sum(inner.c.nlp),
+            ).group_by(inner.c.b, inner.c.source_id, inner.c.language, inner.c.label)
+        )
+    ).all()
+    sources = {
+        r.id: (r.name, r.kind)
+        for r in await session.execute(select(Source.id, Source.name, Source.kind))
+    }
+    windows_n = BASELINE_WINDOWS
+    days = period.day_list()
+    per_window = [0] * (windows_n + 1)
+    per_day = [0] * len(days)
+    day_labels: list[dict[str, int]] = [defaultdict(int) for _ in days]
+    by_source: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    by_language: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    labels: list[dict[str, int]] = [defaultdict(int) for _ in range(windows_n + 1)]
+    score_sum = 0.0
+    nlp_tagged = 0
+    for b, source_id, language, label, n, scores, nlp in rows:
+        current = b >= windows_n
+        w = windows_n if current else b
+        per_window[w] += n
+        labels[w][label or "untagged"] += n
+        if current:
+            per_day[b - windows_n] += n
+            day_labels[b - windows_n][label or "untagged"] += n
+            score_sum += scores or 0.0
+            nlp_tagged += nlp or 0
+        if current or w == windows_n - 1:
+            slot = 0 if current else 1
+            by_source[source_id][slot] += n
+            by_language[language][slot] += n
+    total, previous = per_window[windows_n], per_window[windows_n - 1]
+    baseline = sum(per_window[:windows_n]) / windows_n
+    trend = [
+        {"label": period.shifted(k - windows_n).label, "count": per_window[k]}
+        for k in range(windows_n + 1)
+    ]
+    volume = {
+        "total": total,
+        "previous": previous,
+        "change": change(total, previous),
+        "baseline_mean": round(baseline, 2),
+        "change_vs_baseline": change(total, baseline),
+        "tagged_by_nlp": nlp_tagged,
+        "trend": trend,
+        "per_day": [{"date": d.isoformat(), "count": per_day[i]} for i, d in enumerate(days)],
+        "by_source": _ranked(by_source, lambda sid: _source_fields(sources, sid)),
+        "by_language": _ranked(by_language, lambda lang: {"language": lang}),
+    }
+    tagged = sum(labels[windows_n][lbl] for lbl in LABELS)
+    sentiment: dict[str, Any] = {
+        "tagged": tagged,
+        "untagged": total - tagged,
+        "counts": {lbl: labels[windows_n][lbl] for lbl in LABELS},
+        "shares": _shares(labels[windows_n]),
+        "previous_shares": _shares(labels[windows_n - 1]),
+        "baseline_shares": _shares(_summed(labels[:windows_n])),
+        "mean_score": round(score_sum / tagged, 4) if tagged else None,
+        "per_day": [
+            {"date": d.isoformat(), **{lbl: day_labels[i][lbl] for lbl in (*LABELS, "untagged")}}
+            for i, d in enumerate(days)
+        ],
+    }
+    sentiment["change_points"] = {
+        lbl: (
+            round(sentiment["shares"][lbl] - sentiment["previous_shares"][lbl], 4)
+            if sentiment["shares"][lbl] is not None
+            and sentiment["previous_shares"][lbl] is not None
+            else None
+        )
+        for lbl in LABELS
+    }
+    return volume, sentiment
+
+
+def _source_fields(sources: dict[int, tuple[str, str]], source_id: int) -> dict[str, Any]:
+    name, kind = sources.get(source_id, (f"source {source_id}", "unknown"))
+    return {"source": name, "platform": kind}
+
+
+def _ranked(counts: dict[Any, list[int]], describe: Any) -> list[dict[str, Any]]:
+    ordered = sorted(counts.items(), key=lambda kv: (-kv[1][0], -kv[1][1], str(kv[0])))
+    return [
+        {**describe(key), "count": cur, "previous": prev, "change": change(cur, prev)}
+        for key, (cur, prev) in ordered
+    ]
+
+
+def _summed(windows: list[dict[str, int]]) -> dict[str, int]:
+    total: dict[str, int] = defaultdict(int)
+    for counts in windows:
+        for label, n in counts.items():
+            total[label] += n
+    return total
+
+
+def _shares(counts: dict[str, int]) -> dict[str, float | None]:
+    tagged = sum(counts.get(lbl, 0) for lbl in LABELS)
+    return {lbl: share(counts.get(lbl, 0), tagged) for lbl in LABELS}
+
+
+def mention_card(row: Any) -> dict[str, Any]:
+    """A mention as the digest quotes it (from a row with the columns of `card_columns`)."""
+    return {
+        "id": row.id,
+        "url": row.url,
+        "platform": row.platform,
+        "author": row.handle or row.display_name,
+        "created_at": row.created_at.isoformat(),
+        "text": excerpt(row.text),
+        "sentiment": row.sentiment_label,
+        "engagement": int(row.engagement or 0),
+    }
+
+
+def card_columns() -> list[Any]:
+    """The columns `mention_card` reads; the query must outer-join Author."""
+    return [
+        Mention.id,
+        Mention.url,
+        Mention.platform,
+        Author.handle,
+        Author.display_name,
+        Mention.created_at,
+        Mention.text,
+        Mention.sentiment_label,
+        engagement().label("engagement"),
+        Mention.likes,
+        Mention.reposts,
+        Mention.replies,
+    ]
+
+
+async def topics(
+    session: AsyncSession,
+    *,
+    period: Period,
+    filt: MentionFilter,
+    total: int,
+    candidates: list[Any] | None = None,
+) -> dict[str, Any]:
+    """Top topics, and the ones that rose or fell most against the previous window."""
+    bounds = period.window_starts(BASELINE_WINDOWS)
+    conds = within(bounds[0], bounds[-1], filt)
+    if filt.topics:
+        conds.append(Topic.name.in_(filt.topics))
+    inner = (
+        select(bucket(Mention.created_at, bounds).label("b"), Topic.name.label("topic"))
+        .select_from(MentionTopic)
+        .join(Mention, Mention.id == MentionTopic.mention_id)
+        .join(Topic, Topic.id == MentionTopic.topic_id)
+        .where(*conds)
+        .subquery()
+    )
+    rows = await session.execute(
+        select(inner.c.topic, inner.c.b, func.count()).group_by(inner.c.topic, inner.c.b)
+    )
+    counts: dict[str, list[int]] = defaultdict(lambda: [0] * (BASELINE_WINDOWS + 1))
+    for topic, b, n in rows:
+        counts[topic][b] += n
+    with_topic = (
+        await session.execute(
+            select(func.count()).where(
+                *within(period.start, period.end, filt),
+                select(MentionTopic.mention_id)
+                .where(MentionTopic.mention_id == Mention.id)
+                .exists(),
+            )
+        )
+    ).scalar_one()
+    stats: list[dict[str, Any]] = [
+        {
+            "topic": name,
+            "count": c[-1],
+            "previous": c[-2],
+            "baseline_mean": round(sum(c[:-1]) / BASELINE_WINDOWS, 2),
+            "change": change(c[-1], c[-2]),
+            "share": share(c[-1], total),
+        }
+        for name, c in counts.items()
+    ]
+    top = sorted((s for s in stats if s["count"]), key=lambda s: (-s["count"], s["topic"]))
+    rising = sorted(
+        (s for s in stats if s["count"] > s["previous"]),
+        key=lambda s: (s["previous"] - s["count"], s["topic"]),
+    )[:3]
+    falling = sorted(
+        (s for s in stats if s["count"] < s["previous"]),
+        key=lambda s: (s["count"] - s["previous"], s["topic"]),
+    )[:3]
+    # Rising topics are explained by what was said now; falling ones by what faded.
+    await _attach_examples(session, rising, period.start, period.end, filt, candidates)
+    previous = period.shifted(-1)
+    await _attach_examples(session, falling, previous.start, previous.end, filt)
+    return {
+        "mentions_with_topic": with_topic,
+        "top": top[:10],
+        "rising": rising,
+        "falling": falling,
+    }
+
+
+# Examples are looked for among the period's most engaged mentions first: one top-N scan
+# instead of one per topic. Picking from them is exact, since any mention of a topic that
+# ranks above the ones found would itself be among the candidates.
+EXAMPLE_CANDIDATES = 500
+
+
+async def _attach_examples(
+    session: AsyncSession,
+    stats: list[dict[str, Any]],
+    start: datetime,
+    end: datetime,
+    filt: MentionFilter,
+    candidates: list[Any] | None = None,
+) -> None:
+    if not stats:
+        return
+    if candidates is None:
+        candidates = await top_engaged(session, start=start, end=end, filt=filt)
+    names = [s["topic"] for s in stats]
+    topics_of: dict[int, set[str]] = defaultdict(set)
+    pairs = await session.execute(
+        select(MentionTopic.mention_id, Topic.name)
+        .join(Topic, Topic.id == MentionTopic.topic_id)
+        .where(MentionTopic.mention_id.in_([c.id for c in candidates]), Topic.name.in_(names))
+    )
+    for mention_id, name in pairs:
+        topics_of[mention_id].add(name)
+    for stat in stats:
+        found = [c for c in candidates if stat["topic"] in topics_of[c.id]][:2]
+        if len(found) < 2 and len(candidates) == EXAMPLE_CANDIDATES:
+            # A topic rarer than the candidates: reached through its own index.
+            found = list(
+                await session.execute(
+                    select(*card_columns())
+                    .select_from(MentionTopic)
+                    .join(Topic, Topic.id == MentionTopic.topic_id)
+                    .join(Mention, Mention.id == MentionTopic.mention_id)
+                    .outerjoin(Author, Author.id == Mention.author_id)
+                    .where(Topic.name == stat["topic"], *within(start, end, filt))
+                    .order_by(engagement().desc(), Mention.id)
+                    .limit(2)
+                )
+            )
+        stat["examples"] = [mention_card(row) for row in found]
+
+
+def _author_fields(author: Author) -> dict[str, Any]:
+    return {
+        "author_id": author.id,
+        "handle": author.handle,
+        "display_name": author.display_name,
+        "platform": author.platform,
+        "profile_url": author.profile_url,
+        "followers": author.followers,
+    }
+
+
+async def authors(session: AsyncSession, *, period: Period, filt: MentionFilter) -> dict[str, Any]:
+    """The widest-reaching voices of the period, and the loyal ones who keep coming back."""
+    return {
+        "by_reach": await _by_reach(session, period=period, filt=filt),
+        "loyal": await _loyal(session, period=period, filt=filt),
+        "windows": BASELINE_WINDOWS + 1,
+    }
+
+
+async def _by_reach(
+    session: AsyncSession, *, period: Period, filt: MentionFilter
+) -> list[dict[str, Any]]:
+    # Counting per author id first keeps the aggregate narrow; authors join only the result.
+    per_author = (
+        select(
+            Mention.author_id.label("author_id"),
+            func.count().label("n"),
+            func.sum(engagement()).label("eng"),
+        )
+        .where(*within(period.start, period.end, filt), Mention.author_id.is_not(None))
+        .group_by(Mention.author_id)
+        .subquery()
+    )
+    rows = await session.execute(
+        select(Author, per_author.c.n, per_author.c.eng)
+        .join(per_author, per_author.c.author_id == Author.id)
+        .where(Author.followers.is_not(None))
+        .order_by((per_author.c.n * Author.followers).desc(), Author.id)
+        .limit(TOP)
+    )
+    return [
+        {
+            **_author_fields(a),
+            "mentions": n,
+            "engagement": int(eng or 0),
+            "reach": n * (a.followers or 0),
+        }
+        for a, n, eng in rows
+    ]
+
+
+async def _loyal(
+    session: AsyncSession, *, period: Period, filt: MentionFilter
+) -> list[dict[str, Any]]:
+    bounds = period.window_starts(BASELINE_WINDOWS)
+    inner = (
+        select(
+            Mention.author_id.label("author_id"),
+            bucket(Mention.created_at, bounds).label("b"),
+            _is("positive").label("pos"),
+            _is("negative").label("neg"),
+        )
+        .where(*within(bounds[0], bounds[-1], filt), Mention.author_id.is_not(None))
+        .subquery()
+    )
+    # Per author and window first: windows active is then a plain count, no DISTINCT sort.
+    per_window = (
+        select(
+            inner.c.author_id,
+            inner.c.b,
+            func.count().label("n"),
+            func.sum(inner.c.pos).label("pos"),
+            func.sum(inner.c.neg).label("neg"),
+        )
+        .group_by(inner.c.author_id, inner.c.b)
+        .subquery()
+    )
+    current = func.sum(case((per_window.c.b == BASELINE_WINDOWS, per_window.c.n), else_=0))
+    positive = func.sum(per_window.c.pos)
+    total = func.sum(per_window.c.n)
+    loyal_rows = (
+        await session.execute(
+            select(
+                per_window.c.author_id,
+                func.count().label("active"),
+                current.label("cur"),
+                total.label("total"),
+                positive.label("pos"),
+                func.sum(per_window.c.neg).label("neg"),
+            )
+            .group_by(per_window.c.author_id)
+            .having(current > 0, func.count() >= 2)
+            .order_by(positive.desc(), func.count().desc(), total.desc(), per_window.c.author_id)
+            .limit(TOP)
+        )
+    ).all()
+    ids = [r.author_id for r in loyal_rows]
+    people = {
+        a.id: a for a in (await session.execute(select(Author).where(Author.id.in_(ids)))).scalars()
+    }
+    return [
+        {
+            **_author_fields(people[r.author_id]),
+            "windows_active": r.active,
+            "mentions": int(r.cur),
+            "mentions_total": int(r.total),
+            "positive": int(r.pos),
+            "negative": int(r.neg),
+            "worth_thanking": r.pos > r.neg,
+        }
+        for r in loyal_rows
+    ]
+
+
+async def top_engaged(
+    session: AsyncSession, *, start: datetime, end: datetime, filt: MentionFilter
+) -> list[Any]:
+    """The EXAMPLE_CANDIDATES most engaged mentions in [start, end), most engaged first."""
+    rows = await session.execute(
+        select(*card_columns())
+        .outerjoin(Author, Author.id == Mention.author_id)
+        .where(*within(start, end, filt))
+        .order_by(engagement().desc(), Mention.id)
+        .limit(EXAMPLE_CANDIDATES)
+    )
+    return list(rows)
+
+
+def most_engaged(candidates: list[Any]) -> list[dict[str, Any]]:
+    """The mentions people reacted to most, from `top_engaged`'s rows."""
+    return [
+        {**mention_card(r), "likes": r.likes, "reposts": r.reposts, "replies": r.replies}
+        for r in candidates[:TOP]
+        if r.engagement
+    ]
