@@ -9,11 +9,23 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.errors import install_error_handlers
-from api.routers import auth, health, mentions, sources
+from api.routers import audit as audit_router
+from api.routers import auth, digests, health, mentions, questions, replies, sources, templates
+from api.routers import authors as authors_router
+from api.routers import bulk as bulk_router
+from api.routers import nlp as nlp_router
+from api.routers import search as search_router
+from api.routers import triage as triage_router
+from api.routers import views as views_router
 from listener import __version__
 from listener.db import engine_from_settings, make_sessionmaker
+from listener.digest.jobs import ListeningSchedule
 from listener.jobs.runner import InProcessRunner
 from listener.settings import Settings, get_settings
+from moderation.followup import install_hooks as install_followup_hooks
+from moderation.outbox_jobs import outbox_tick
+from moderation.reactions import install as install_triage_hooks
+from moderation.triage_jobs import TriageRunner, arq_enqueue
 
 DESCRIPTION = """
 Luister listens to public conversation about your organisation and helps staff respond well.
@@ -35,9 +47,13 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
         # Embedded mode: without Redis the API process runs the polls itself.
         runner = None
         if settings.run_jobs and settings.redis_url is None:
-            runner = InProcessRunner(app.state.sessions, settings)
+            runner = InProcessRunner(
+                app.state.sessions, settings, extra_ticks=[outbox_tick, ListeningSchedule()]
+            )
             runner.start()
+            app.state.triage.start()  # snooze wake-ups, score refresh, orphaned bulk jobs
         yield
+        await app.state.triage.stop()
         if runner is not None:
             await runner.stop()
         if owns_engine:
@@ -54,8 +70,25 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     app.state.sessions = make_sessionmaker(engine)
     app.state.token_key = settings.secret_bytes()
     install_error_handlers(app)
+    install_followup_hooks(settings)
+    install_triage_hooks(settings)
+    # Bulk jobs run here without Redis; with Redis they are enqueued for the workers.
+    app.state.triage = TriageRunner(
+        app.state.sessions, settings, enqueue=arq_enqueue(settings) if settings.redis_url else None
+    )
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(mentions.router)
     app.include_router(sources.router)
+    app.include_router(nlp_router.router)
+    app.include_router(digests.router)
+    app.include_router(replies.router)
+    app.include_router(questions.router)
+    app.include_router(templates.router)
+    app.include_router(triage_router.router)
+    app.include_router(bulk_router.router)
+    app.include_router(views_router.router)
+    app.include_router(search_router.router)
+    app.include_router(authors_router.router)
+    app.include_router(audit_router.router)
     return app

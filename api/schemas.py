@@ -17,8 +17,11 @@ from listener.models import (
     QueueItem,
     Status,
     Topic,
+    utcnow,
 )
+from moderation import sla
 from moderation.listing import MentionDetail, QueueRow
+from moderation.workflow import claim_is_live
 
 
 class AuthorOut(BaseModel):
@@ -52,16 +55,32 @@ class QueueStateOut(BaseModel):
     assignee_id: int | None
     version: int
     status_changed_at: datetime
+    status_reason: str | None = Field(default=None, description="Why: escalation, snooze, wake")
+    snoozed_until: datetime | None = None
+    snooze_until_author: bool = Field(default=False, description="Wakes when the author writes")
+    due_at: datetime | None = Field(default=None, description="First response due (SLA)")
+    sla: str | None = Field(default=None, description="on_track, breached, met or missed")
+    claimed_by: int | None = Field(default=None, description="Who holds a live claim")
+    claim_expires_at: datetime | None = None
 
     @classmethod
     def of(cls, item: QueueItem) -> QueueStateOut:
         """Build from the table row."""
+        now = utcnow()
+        live = claim_is_live(item, now)
         return cls(
             status=Status(item.status),
             priority=item.priority,
             assignee_id=item.assignee_id,
             version=item.version,
             status_changed_at=item.status_changed_at,
+            status_reason=item.status_reason,
+            snoozed_until=item.snoozed_until,
+            snooze_until_author=bool(item.snooze_until_author),
+            due_at=item.due_at,
+            sla=sla.state(item, now),
+            claimed_by=item.claimed_by if live else None,
+            claim_expires_at=item.claim_expires_at if live else None,
         )
 
 
@@ -80,6 +99,35 @@ class Sentiment(BaseModel):
 
     label: str | None
     score: float | None
+
+
+class PriorityFactor(BaseModel):
+    """One input to the priority score."""
+
+    name: str
+    value: float = Field(description="0 to 1")
+    weight: float
+    points: float = Field(description="weight × value")
+    detail: str | None
+
+
+class PriorityExplain(BaseModel):
+    """How the priority was computed; `reason` is the one-line summary."""
+
+    score: int
+    band: str
+    reason: str
+    factors: list[PriorityFactor]
+    computed_at: datetime | None
+
+    @classmethod
+    def of(cls, stored: dict[str, Any] | None) -> PriorityExplain | None:
+        """Build from the stored explanation (None before the first computation)."""
+        if not stored or "score" not in stored:
+            return None
+        return cls.model_validate(
+            {k: stored.get(k) for k in ("score", "band", "reason", "factors", "computed_at")}
+        )
 
 
 class MentionBrief(BaseModel):
@@ -128,6 +176,10 @@ class MentionOut(BaseModel):
     intents: list[str]
     author: AuthorOut | None
     queue: QueueStateOut
+    tags: list[str] = Field(default_factory=list)
+    priority_explain: PriorityExplain | None = Field(
+        default=None, description="Why the item has its priority: factors, points and a reason"
+    )
 
     @classmethod
     def of(cls, row: QueueRow) -> MentionOut:
@@ -154,6 +206,8 @@ class MentionOut(BaseModel):
             intents=list(m.intents or []),
             author=AuthorOut.of(row.author) if row.author else None,
             queue=QueueStateOut.of(row.item),
+            tags=list(row.tags),
+            priority_explain=PriorityExplain.of(row.item.priority_explain),
         )
 
 
@@ -244,6 +298,9 @@ class VersionedWrite(BaseModel):
 
     version: int | None = Field(
         default=None, ge=1, description="The queue version you saw; or send If-Match"
+    )
+    force: bool = Field(
+        default=False, description="Admins only: act although someone else has claimed the item"
     )
 
 

@@ -1,6 +1,6 @@
 """Polling throughput: 200 RSS sources on loopback, polled by one worker's poll loop.
 
-Run: python bench/poll.py [--sources 200] [--items 25]
+Run: python -m bench.poll [--sources 200] [--items 25]
 Prints mentions per second and peak memory for Luister's polls (guarded client, feed parsing,
 ingest, cursor bookkeeping) and, in the same run, the time a bare httpx client takes to fetch
 the same pages: the ratio is the cost of safety and bookkeeping. Needs PostgreSQL
@@ -13,13 +13,10 @@ import argparse
 import asyncio
 import os
 import resource
-import sys
 import time
 from pathlib import Path
 
 import httpx
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.ingest import DEFAULT_URL, _fresh_database
 from listener import migrate

@@ -14,7 +14,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors.items import MentionIn
+from listener.hooks import mentions_changed
 from listener.models import Author, Mention, QuarantinedItem, QueueItem, Source, utcnow
+from listener.nlp.store import BatchTags, store_ingested_tags, tag_pending
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,7 @@ class IngestReport:
     rejected: int = 0
     rejections: list[Rejection] = field(default_factory=list)
     new_mention_ids: list[int] = field(default_factory=list)
+    updated_mention_ids: list[int] = field(default_factory=list)
 
     def add(self, other: IngestReport, *, index_offset: int = 0) -> None:
         """Fold another report into this one (rejection indexes shifted by `index_offset`)."""
@@ -44,6 +47,7 @@ class IngestReport:
         self.rejected += other.rejected
         self.rejections += [Rejection(r.index + index_offset, r.reason) for r in other.rejections]
         self.new_mention_ids += other.new_mention_ids
+        self.updated_mention_ids += other.updated_mention_ids
 
     def counts(self) -> dict[str, int]:
         """The four counts, as scripts read them."""
@@ -216,8 +220,12 @@ async def ingest_mentions(
     items: Iterable[MentionIn | Mapping[str, Any]],
     *,
     source_id: int | None = None,
+    tag: bool = True,
 ) -> IngestReport:
     """Store new mentions, refresh known ones, quarantine invalid ones; never commits.
+
+    With `tag` (the default) new and changed mentions are tagged first (language, sentiment,
+    intents, topics) by `listener.nlp.store`; staff corrections stay on top.
 
     With `source_id` every item belongs to that source; otherwise each item's `source`
     name (or `<platform>-import`) picks or creates the source.
@@ -274,7 +282,14 @@ async def ingest_mentions(
             pending[key] = (item, fingerprint)
     if pending:
         author_ids = await _author_ids(session, [item for item, _ in pending.values()])
-        await _store_mentions(session, pending, known, author_ids, report)
+        tags = await tag_pending(session, pending, known) if tag else None
+        await _store_mentions(session, pending, known, author_ids, report, tags)
+        if tags is not None:
+            await store_ingested_tags(session, tags, known=known, new_ids=report.new_mention_ids)
+        # Registered reactions (priority, snooze wake-ups) see the batch in this transaction.
+        await mentions_changed(
+            session, new_ids=report.new_mention_ids, updated_ids=report.updated_mention_ids
+        )
     return report
 
 
@@ -322,6 +337,7 @@ async def _store_mentions(
     known: dict[tuple[int, str], tuple[int, str]],
     author_ids: dict[tuple[str, str], int],
     report: IngestReport,
+    tags: BatchTags | None = None,
 ) -> None:
     """Insert the new mentions (and their queue items) and update the changed ones."""
     fresh: list[dict[str, Any]] = []
@@ -332,6 +348,8 @@ async def _store_mentions(
         author_id = author_ids.get((item.platform, author.platform_id)) if author else None
         values = _mention_values(item, source_id=sid, author_id=author_id)
         values["fingerprint"] = fingerprint
+        if tags is not None:
+            values.update(tags.columns[(sid, external_id)])
         if (sid, external_id) in known:
             values.pop("source_id")
             values.pop("external_id")
@@ -339,10 +357,11 @@ async def _store_mentions(
                 {"id": known[(sid, external_id)][0], **values, "fetched_at": now, "updated_at": now}
             )
         else:
-            fresh.append({**values, "fetched_at": now, "updated_at": now, "intents": []})
+            fresh.append({"intents": [], **values, "fetched_at": now, "updated_at": now})
     if changed:
         await session.execute(update(Mention), changed)
         report.updated += len(changed)
+        report.updated_mention_ids += [values["id"] for values in changed]
     if fresh:
         stmt = _insert(session, Mention).on_conflict_do_nothing(
             index_elements=["source_id", "external_id"]

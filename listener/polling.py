@@ -63,13 +63,17 @@ def backoff_delay(failures: int, interval: int, rng: random.Random | None = None
     return timedelta(seconds=seconds)
 
 
-async def due_source_ids(
+async def due_sources(
     session: AsyncSession, *, now: datetime | None = None, limit: int = 100
-) -> list[int]:
-    """Sources whose next poll is due and that nobody is polling right now."""
+) -> list[tuple[int, datetime | None]]:
+    """Sources whose next poll is due and that nobody is polling, with their expired lease.
+
+    The expired lease (None if the last poll finished) tells a retry after a crashed worker
+    apart from the poll that crashed, so job queues can key them differently.
+    """
     now = now or utcnow()
     stmt = (
-        select(Source.id)
+        select(Source.id, Source.poll_lease_until)
         .where(
             Source.enabled.is_(True),
             Source.paused_reason.is_(None),
@@ -79,7 +83,14 @@ async def due_source_ids(
         .order_by(Source.next_poll_at)
         .limit(limit)
     )
-    return list((await session.execute(stmt)).scalars())
+    return [(row.id, row.poll_lease_until) for row in await session.execute(stmt)]
+
+
+async def due_source_ids(
+    session: AsyncSession, *, now: datetime | None = None, limit: int = 100
+) -> list[int]:
+    """Ids of the sources whose next poll is due and that nobody is polling right now."""
+    return [source_id for source_id, _ in await due_sources(session, now=now, limit=limit)]
 
 
 async def _lease(

@@ -43,6 +43,14 @@ class Settings(BaseSettings):
     page_size_default: int = Field(default=50, ge=1, le=500)
     page_size_max: int = Field(default=200, ge=1, le=1000)
     ingest_batch_size: int = Field(default=500, ge=1, le=10_000)
+    # Tagging (listener/nlp): which languages detection may choose, and how sure it must be.
+    nlp_languages: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["en", "nl", "de", "fr", "es"],
+        description="Comma-separated ISO 639-1 codes language detection chooses among",
+    )
+    nlp_language_threshold: float = Field(
+        default=0.5, ge=0, le=1, description="Below this detection confidence a mention is 'und'"
+    )
     http_allow_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Comma-separated hosts, IPs or networks admitted although private",
@@ -61,6 +69,145 @@ class Settings(BaseSettings):
     max_consecutive_failures: int = Field(
         default=8, ge=1, description="A source pauses itself after this many failed polls"
     )
+    # Triage (moderation/): priority factors, SLA targets per band, claims, presence, bulk undo.
+    priority_weights: dict[str, float] = Field(
+        default_factory=lambda: {
+            "intent": 30.0,
+            "sentiment": 15,
+            "reach": 15,
+            "engagement": 10,
+            "growth": 10,
+            "recency": 10,
+            "keywords": 15,
+            "sla": 15,
+        },
+        description="Relative weight of each priority factor (JSON object)",
+    )
+    priority_urgent_words: dict[str, list[str]] = Field(
+        default_factory=lambda: {
+            "en": [
+                "down",
+                "outage",
+                "broken",
+                "not working",
+                "urgent",
+                "asap",
+                "emergency",
+                "hacked",
+                "scam",
+                "fraud",
+                "crash",
+                "refund",
+                "data breach",
+            ],
+            "nl": [
+                "storing",
+                "kapot",
+                "werkt niet",
+                "dringend",
+                "spoed",
+                "noodgeval",
+                "gehackt",
+                "oplichting",
+                "ligt eruit",
+                "ligt plat",
+                "datalek",
+                "geld terug",
+            ],
+        },
+        description="Words that make a mention urgent, per language ('*' for every language)",
+    )
+    priority_reach_followers: dict[str, int] = Field(
+        default_factory=lambda: (
+            {"default": 10_000, "mastodon": 5_000, "bluesky": 20_000}
+            | {"lemmy": 1_000, "discourse": 500}
+        ),
+        description="Followers that count as full reach, per platform ('default' for the rest)",
+    )
+    priority_half_life_hours: float = Field(default=12.0, gt=0, description="Recency decay")
+    priority_bands: dict[str, int] = Field(
+        default_factory=lambda: {"urgent": 65, "high": 45, "medium": 25},
+        description="Lowest base score of each band; below medium is low",
+    )
+    sla_first_response_minutes: dict[str, int] = Field(
+        default_factory=lambda: {"urgent": 30, "high": 120, "medium": 480, "low": 1440},
+        description="First-response target per priority band",
+    )
+    claim_minutes: int = Field(default=10, ge=1, le=240, description="Claim lease length")
+    presence_ttl_seconds: int = Field(default=45, ge=5, le=600, description="Viewer heartbeat TTL")
+    bulk_undo_minutes: int = Field(default=30, ge=1, description="How long a bulk action undoes")
+    bulk_inline_limit: int = Field(
+        default=100, ge=0, le=1000, description="Bulk actions on more items run as background jobs"
+    )
+    triage_tick_seconds: float = Field(default=30.0, gt=0, description="Snooze/SLA sweep cadence")
+    # The weekly digest, its email delivery and spike alerts (listener/digest, listener/alerts).
+    digest_timezone: str = Field(
+        default="Europe/Amsterdam", description="IANA zone for digest weeks, days and schedule"
+    )
+    digest_weekday: int = Field(default=0, ge=0, le=6, description="0 Monday … 6 Sunday")
+    digest_hour: int = Field(default=8, ge=0, le=23, description="Local hour the digest goes out")
+    digest_schedule_enabled: bool = Field(default=True, description="Send weekly digests")
+    digest_response_target_hours: float = Field(
+        default=24.0, gt=0, description="First-response target the digest counts hits against"
+    )
+    smtp_host: str | None = Field(default=None, description="Unset: digests are not emailed")
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_security: Literal["starttls", "tls", "none"] = Field(
+        default="starttls", description="starttls (587), tls (implicit, 465) or none"
+    )
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = Field(default="Luister <luister@localhost>")
+    smtp_ca_file: Path | None = Field(default=None, description="Extra CA bundle for SMTP TLS")
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0)
+    delivery_max_attempts: int = Field(default=6, ge=1, le=20)
+    alert_baseline_hours: int = Field(default=168, ge=6, le=24 * 28)
+    alert_min_count: int = Field(default=10, ge=1, description="Mentions in the hour to alert")
+    alert_z_threshold: float = Field(default=3.0, gt=0)
+    alert_min_ratio: float = Field(default=2.0, ge=1, description="Hour count ÷ baseline mean")
+    alert_cooldown_hours: int = Field(default=6, ge=1, le=24 * 7)
+
+    @field_validator("digest_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (try Europe/Amsterdam)") from exc
+        return value
+
+    @field_validator("sla_first_response_minutes", "priority_bands")
+    @classmethod
+    def _every_band(cls, value: dict[str, int], info: Any) -> dict[str, int]:
+        wanted = {"urgent", "high", "medium"} | (
+            {"low"} if info.field_name == "sla_first_response_minutes" else set()
+        )
+        if set(value) != wanted:
+            raise ValueError(f"expected exactly the keys {', '.join(sorted(wanted))}")
+        return value
+
+    # Answering on the platforms (moderation/outbox, questions, appreciation).
+    outbox_undo_seconds: int = Field(
+        default=30, ge=0, le=3600, description="How long a sent reply can still be undone"
+    )
+    outbox_require_approval: bool = Field(
+        default=False, description="A second staff member approves every reply before it goes"
+    )
+    outbox_max_attempts: int = Field(default=6, ge=1, le=20, description="Tries per reply")
+    question_follow_days: int = Field(
+        default=7, ge=1, le=90, description="How long the answers to a question are collected"
+    )
+    reply_follow_hours: int = Field(
+        default=72, ge=1, le=24 * 30, description="How long threads of our replies are watched"
+    )
+    follow_interval_seconds: int = Field(
+        default=300, ge=10, description="How often followed threads are read"
+    )
+    question_answer_priority: int = Field(
+        default=70, ge=0, le=100, description="Priority an answer to our question gets at least"
+    )
 
     @field_validator("http_allow_hosts", mode="before")
     @classmethod
@@ -68,6 +215,18 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [h.strip() for h in value.split(",") if h.strip()]
         return value
+
+    @field_validator("nlp_languages", mode="before")
+    @classmethod
+    def _language_codes(cls, value: Any) -> Any:
+        codes = value.split(",") if isinstance(value, str) else value
+        if not isinstance(codes, list):
+            return value
+        cleaned = [str(code).strip().lower() for code in codes if str(code).strip()]
+        bad = [code for code in cleaned if len(code) != 2 or not code.isalpha()]
+        if bad or not cleaned:
+            raise ValueError(f"expected two-letter language codes such as en,nl; got {bad}")
+        return cleaned
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:

@@ -23,7 +23,7 @@ from api.schemas import (
     VersionedWrite,
 )
 from listener.models import Status
-from moderation import workflow
+from moderation import views, workflow
 from moderation.listing import MentionFilter, get_mention_detail, list_mentions
 
 router = APIRouter(prefix="/api/v1/mentions", tags=["mentions"])
@@ -48,24 +48,38 @@ def _version(body: VersionedWrite, if_match: str | None) -> int:
     )
 
 
-@router.get("", responses=problem_responses(400, 401, 403))
+@router.get("", responses=problem_responses(400, 401, 403, 404))
 async def list_queue(
     session: SessionDep,
     settings: SettingsDep,
-    _: Reader,
+    principal: Reader,
     status_: Annotated[list[Status] | None, Query(alias="status")] = None,
     source_id: int | None = None,
     platform: str | None = None,
     language: str | None = None,
     sentiment: Literal["positive", "neutral", "negative"] | None = None,
+    intent: Annotated[str | None, Query(max_length=32, examples=["complaint"])] = None,
     topic: str | None = None,
+    tag: Annotated[str | None, Query(max_length=50)] = None,
     author_id: int | None = None,
     assignee_id: int | None = None,
     unassigned: bool = False,
+    mine: Annotated[bool, Query(description="Assigned to me")] = False,
     since: datetime | None = None,
     until: datetime | None = None,
     q: Annotated[str | None, Query(max_length=200, description="Text contains")] = None,
-    sort: Literal["newest", "priority"] = "newest",
+    min_priority: Annotated[int | None, Query(ge=0, le=100)] = None,
+    breached: Annotated[bool, Query(description="Waiting past the SLA due time")] = False,
+    due_within_minutes: Annotated[
+        int | None, Query(ge=1, le=7 * 24 * 60, description="SLA due soon, not yet breached")
+    ] = None,
+    view: Annotated[
+        int | None, Query(description="A saved view's id; other filters narrow it")
+    ] = None,
+    sort: Annotated[
+        Literal["newest", "priority"] | None,
+        Query(description="Default newest (or the view's); priority items carry their explanation"),
+    ] = None,
     limit: Annotated[
         int | None, Query(ge=1, description="Capped at the configured maximum")
     ] = None,
@@ -78,17 +92,28 @@ async def list_queue(
         platform=platform,
         language=language,
         sentiment=sentiment,
+        intent=intent,
         topic=topic,
+        tag=tag,
         author_id=author_id,
-        assignee_id=assignee_id,
+        assignee_id=principal.user.id if mine else assignee_id,
         unassigned=unassigned,
         since=since,
         until=until,
         text=q,
+        min_priority=min_priority,
+        breached=breached,
+        due_within_minutes=due_within_minutes,
     )
+    if view is not None:
+        saved = await views.get_view(session, view_id=view, user_id=principal.user.id)
+        filters = views.mention_filter(saved.filters, user_id=principal.user.id).narrowed_by(
+            filters
+        )
+        sort = sort or ("priority" if saved.sort == "priority" else "newest")
     page_size = min(limit or settings.page_size_default, settings.page_size_max)
     rows, next_cursor = await list_mentions(
-        session, filters=filters, sort=sort, limit=page_size, cursor=cursor
+        session, filters=filters, sort=sort or "newest", limit=page_size, cursor=cursor
     )
     return MentionPage(items=[MentionOut.of(r) for r in rows], next_cursor=next_cursor)
 
@@ -121,6 +146,7 @@ async def change_status(
         actor=principal.user,
         actor_label=principal.label,
         reason=body.reason,
+        force=body.force,
     )
     await session.commit()
     response.headers["ETag"] = f'"{item.version}"'
@@ -144,6 +170,7 @@ async def assign(
         version=_version(body, if_match),
         actor=principal.user,
         actor_label=principal.label,
+        force=body.force,
     )
     await session.commit()
     response.headers["ETag"] = f'"{item.version}"'
@@ -171,6 +198,7 @@ async def add_note(
         version=_version(body, if_match),
         actor=principal.user,
         actor_label=principal.label,
+        force=body.force,
     )
     await session.commit()
     response.headers["ETag"] = f'"{item.version}"'

@@ -18,6 +18,7 @@ from listener.cli.admin import config_app, db_app, tokens_app, users_app
 from listener.cli.common import EXIT_BAD_INPUT, err, fail, load_settings, run, stdout_is_tty
 from listener.cli.digest import digest_app
 from listener.cli.sources import sources_app
+from listener.cli.triage import triage_app
 from listener.importer import ImportReport, LineError, import_lines
 from listener.nlp.cli import app as nlp_app
 from listener.settings import Settings
@@ -32,6 +33,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(sources_app, name="sources")
+app.add_typer(triage_app, name="triage")
 app.add_typer(nlp_app, name="nlp")
 app.add_typer(digest_app, name="digest")
 

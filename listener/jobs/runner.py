@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 
+import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from listener.polling import due_source_ids, make_client, poll_source
@@ -13,13 +15,22 @@ from listener.settings import Settings
 
 log = logging.getLogger(__name__)
 
+#: Work a higher layer adds to every tick (the outbox, say), given by the composition root.
+Tick = Callable[[async_sessionmaker[AsyncSession], Settings, httpx.AsyncClient], Awaitable[object]]
+
 
 class InProcessRunner:
     """Every tick, poll the sources that are due, a few at a time."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], settings: Settings) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        extra_ticks: Sequence[Tick] = (),
+    ) -> None:
         self.sessions = sessions
         self.settings = settings
+        self.extra_ticks = list(extra_ticks)
         self._task: asyncio.Task[None] | None = None
         self._running: set[asyncio.Task[object]] = set()
 
@@ -36,6 +47,11 @@ class InProcessRunner:
                 )
 
         await asyncio.gather(*(_one(i) for i in due))
+        for extra in self.extra_ticks:
+            try:
+                await extra(self.sessions, self.settings, self._client)
+            except Exception:  # one failing kind of work must not stop the polls
+                log.exception("in-process tick %s failed", getattr(extra, "__name__", extra))
         return len(due)
 
     async def _loop(self) -> None:

@@ -16,8 +16,14 @@ from arq.connections import RedisSettings
 from arq.worker import func
 
 from listener.db import engine_from_settings, make_sessionmaker
-from listener.polling import due_source_ids, make_client, poll_source
+from listener.digest.jobs import alert_cron, digest_cron
+from listener.nlp.store import warm_up_tagger
+from listener.polling import due_sources, make_client, poll_source
 from listener.settings import Settings, get_settings
+from moderation.followup import install_hooks as install_followup_hooks
+from moderation.outbox_jobs import follow_threads_job, send_outbox_job, sweep_outbox
+from moderation.reactions import install as install_triage_hooks
+from moderation.triage_jobs import bulk_job_task, triage_sweep_task
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +43,11 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["engine"] = engine_from_settings(settings)
     ctx["sessions"] = make_sessionmaker(ctx["engine"])
     ctx["client"] = make_client(settings)
+    install_followup_hooks(settings)
+    install_triage_hooks(settings)
+    # Build the NLP pipelines now rather than inside the first poll's ingest.
+    async with ctx["sessions"]() as session:
+        await warm_up_tagger(session)
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
@@ -62,13 +73,17 @@ async def poll_source_job(ctx: dict[str, Any], source_id: int) -> dict[str, Any]
 async def sweep_due_sources(ctx: dict[str, Any]) -> int:
     """arq cron: enqueue a poll for every due source; return how many were enqueued."""
     async with ctx["sessions"]() as session:
-        due = await due_source_ids(session, limit=500)
+        due = await due_sources(session, limit=500)
     enqueued = 0
-    for source_id in due:
+    for source_id, expired_lease in due:
+        # Job ids are global in Redis: the queue name keeps deployments (and tests) apart.
+        # The expired lease gives a crashed poll's retry its own id: arq would otherwise hold
+        # the dead job's id until its in-progress key expires (the longest job timeout + 10 s).
+        attempt = int(expired_lease.timestamp()) if expired_lease else 0
         job = await ctx["redis"].enqueue_job(
             "poll_source_job",
             source_id,
-            _job_id=f"poll:{source_id}",
+            _job_id=f"{ctx['settings'].queue_name}:poll:{source_id}:{attempt}",
             _queue_name=ctx["settings"].queue_name,
         )
         enqueued += job is not None
@@ -83,9 +98,22 @@ def worker_settings(settings: Settings) -> type:
     timeout = settings.job_timeout_seconds
 
     class WorkerSettings:
-        functions: ClassVar = [func(poll_source_job, timeout=timeout, keep_result=0)]
+        functions: ClassVar = [
+            func(poll_source_job, timeout=timeout, keep_result=0),
+            func(send_outbox_job, timeout=timeout, keep_result=0),
+            # Chunks commit as they go; a timed-out job is resumed by the triage sweep.
+            func(bulk_job_task, timeout=max(900, timeout), keep_result=0),
+        ]
         cron_jobs: ClassVar = [
-            cron(sweep_due_sources, second={0, 15, 30, 45}, run_at_startup=True, timeout=30)
+            cron(sweep_due_sources, second={0, 15, 30, 45}, run_at_startup=True, timeout=30),
+            # Outbox rows are swept often: the undo window is short and replies should not lag.
+            cron(sweep_outbox, second=set(range(0, 60, 5)), run_at_startup=True, timeout=30),
+            cron(follow_threads_job, second={20}, timeout=timeout),
+            # Digests: the weekly schedule and email retries each minute; spikes once an hour.
+            cron(digest_cron, second={40}, timeout=max(60, timeout)),
+            cron(alert_cron, minute={1}, second={10}, timeout=max(60, timeout)),
+            # Triage: snooze wake-ups, drifting priorities, stale viewers, orphaned bulk jobs.
+            cron(triage_sweep_task, second={5, 35}, run_at_startup=True, timeout=max(60, timeout)),
         ]
         on_startup = startup
         on_shutdown = shutdown

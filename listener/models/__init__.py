@@ -2,26 +2,84 @@
 
 from listener.models.accounts import ROLE_SCOPES, ApiToken, Role, Scope, User
 from listener.models.base import Base, utcnow
+from listener.models.digest import (
+    Alert,
+    Delivery,
+    DeliveryStatus,
+    Digest,
+    IntegrationEvent,
+    RecipientList,
+)
 from listener.models.mentions import Author, Mention, MentionTopic, Topic
+from listener.models.nlp import CORRECTABLE_FIELDS, NlpCorrection, NlpModel
+from listener.models.outbox import (
+    Appreciation,
+    OutboxKind,
+    OutboxMessage,
+    OutboxStatus,
+    Question,
+    QuestionAnswer,
+    ReplyTemplate,
+    Response,
+)
 from listener.models.quarantine import QuarantinedItem
 from listener.models.queue import AuditEntry, Note, QueueItem, Status
 from listener.models.sources import Source
+from listener.models.triage import (
+    UNMANAGED_SCHEMA_NAMES,
+    AuthorLink,
+    AuthorNote,
+    BulkJob,
+    BulkJobItem,
+    MentionTag,
+    NoteMention,
+    Presence,
+    SavedView,
+    Tag,
+)
 
 __all__ = [
+    "CORRECTABLE_FIELDS",
     "ROLE_SCOPES",
+    "UNMANAGED_SCHEMA_NAMES",
+    "Alert",
     "ApiToken",
+    "Appreciation",
     "AuditEntry",
     "Author",
+    "AuthorLink",
+    "AuthorNote",
     "Base",
+    "BulkJob",
+    "BulkJobItem",
+    "Delivery",
+    "DeliveryStatus",
+    "Digest",
+    "IntegrationEvent",
     "Mention",
+    "MentionTag",
     "MentionTopic",
+    "NlpCorrection",
+    "NlpModel",
     "Note",
+    "NoteMention",
+    "OutboxKind",
+    "OutboxMessage",
+    "OutboxStatus",
+    "Presence",
     "QuarantinedItem",
+    "Question",
+    "QuestionAnswer",
     "QueueItem",
+    "RecipientList",
+    "ReplyTemplate",
+    "Response",
     "Role",
+    "SavedView",
     "Scope",
     "Source",
     "Status",
+    "Tag",
     "Topic",
     "User",
     "utcnow",
