@@ -125,7 +125,7 @@ def _import(
 
 @app.command()
 def worker() -> None:
-    """Run an arq worker: polls sources as Redis jobs (needs LUISTER_REDIS_URL)."""
+    """Run an arq worker: polls, sends replies, digests and alerts (needs LUISTER_REDIS_URL)."""
     from arq import run_worker
 
     from listener.jobs.worker import worker_settings
@@ -184,6 +184,8 @@ def demo(
     from listener.accounts import create_token, create_user
     from listener.cli.common import in_session
     from listener.models import Role
+    from listener.nlp.taxonomy import DEFAULT_TAXONOMY
+    from listener.nlp.topics_store import import_topics, taxonomy_items
 
     if not samples.is_file():
         fail(f"--samples: {samples} does not exist")
@@ -201,6 +203,8 @@ def demo(
     async def _admin(session: AsyncSession) -> str:
         user = await create_user(session, username="admin", password=password, role=Role.ADMIN)
         issued = await create_token(session, user=user, name="demo", key=settings.secret_bytes())
+        # The demo shows topics: start from the built-in example taxonomy.
+        await import_topics(session, items=taxonomy_items(DEFAULT_TAXONOMY), actor="demo")
         return issued.token
 
     token = run(in_session(_admin, settings=settings))
