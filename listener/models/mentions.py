@@ -48,13 +48,13 @@ class Mention(Base):
         UniqueConstraint("source_id", "external_id"),
         Index("ix_mentions_source_thread", "source_id", "thread_external_id"),
         Index("ix_mentions_created_at_id", "created_at", "id"),
-        Index("ix_mentions_platform_external_id", "platform", "external_id"),
+        Index("ix_mentions_external_id_platform", "external_id", "platform"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
     external_id: Mapped[str] = mapped_column(String(512))
-    platform: Mapped[str] = mapped_column(String(32))
+    platform: Mapped[str] = mapped_column(String(32), index=True)
     author_id: Mapped[int | None] = mapped_column(
         ForeignKey("authors.id", ondelete="SET NULL"), index=True
     )
