@@ -23,8 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from connectors.items import MentionIn
 from listener import migrate
 from listener.db import make_engine, make_sessionmaker
-from listener.ingest import _mention_values, ingest_mentions
 from listener.models import Author, Base, Mention, QueueItem, Source
+from listener.sources.ingest import _mention_values, ingest_mentions
 
 DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 

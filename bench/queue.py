@@ -38,7 +38,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from listener import migrate
-from listener.accounts import create_token, create_user
+from listener.accounts.service import create_token, create_user
 from listener.db import make_engine, make_sessionmaker
 from listener.models import Role
 from listener.settings import Settings
@@ -233,7 +233,7 @@ def serve(url: str, port: int, data_dir: str) -> subprocess.Popen[bytes]:
         "LUISTER_RUN_JOBS": "false",
         "LUISTER_LOG_LEVEL": "warning",
     }
-    command = [sys.executable, "-m", "listener", "serve", "--host", "127.0.0.1"]
+    command = [sys.executable, "-m", "api", "serve", "--host", "127.0.0.1"]
     log = (Path(data_dir) / "server.log").open("wb")
     return subprocess.Popen([*command, "--port", str(port)], env=env, stdout=log, stderr=log)
 

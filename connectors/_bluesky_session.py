@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from connectors._normalize import KeyedLocks, PlatformError, as_mapping, read_json, utc_now
+from connectors._normalize import KeyedLocks, PlatformError, as_mapping, read_json, utcnow
 from connectors.http import server_wait
 
 if TYPE_CHECKING:
@@ -66,7 +66,7 @@ class SessionCache:
         key = (cfg.service_url, cfg.identifier.lower())
         async with self._locks(key):
             session = self._sessions.get(key)
-            if session is None or not session.fresh(utc_now()):
+            if session is None or not session.fresh(utcnow()):
                 session = await self._renew(client, cfg, session)
                 self._sessions[key] = session
             return session

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import re
 import weakref
-from collections.abc import Callable, Hashable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -154,8 +154,8 @@ def isoformat(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def utc_now() -> datetime:
-    """The current time, aware and in UTC."""
+def utcnow() -> datetime:
+    """The current time, aware and in UTC: Luister's one clock (`listener.kit` re-exports it)."""
     return datetime.now(UTC)
 
 
@@ -211,7 +211,15 @@ def coerce_config(config: BaseModel, model: type[ConfigT]) -> ConfigT:
     return model.model_validate(config.model_dump())
 
 
-def describe_validation_error(exc: ValidationError) -> str:
+class ValidationErrors(Protocol):
+    """Pydantic's `ValidationError` or FastAPI's `RequestValidationError`."""
+
+    def errors(self) -> Sequence[Any]:
+        """The individual errors, each a mapping with `loc` and `msg`."""
+        ...
+
+
+def describe_validation_error(exc: ValidationErrors) -> str:
     """A short reason naming the failing fields, without echoing their (possibly huge) input."""
     problems = []
     for error in exc.errors()[:5]:

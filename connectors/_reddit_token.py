@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from connectors._normalize import KeyedLocks, PlatformError, as_mapping, read_json, utc_now
+from connectors._normalize import KeyedLocks, PlatformError, as_mapping, read_json, utcnow
 
 if TYPE_CHECKING:
     from connectors.reddit import RedditConfig
@@ -39,7 +39,7 @@ class TokenCache:
         key = self._key(cfg)
         async with self._locks(key):
             token = self._tokens.get(key)
-            if token is None or token.expires_at - _EXPIRY_MARGIN <= utc_now():
+            if token is None or token.expires_at - _EXPIRY_MARGIN <= utcnow():
                 token = await self._request(client, cfg)
                 self._tokens[key] = token
             return token.value
@@ -72,7 +72,7 @@ class TokenCache:
             error = body.get("error")
             raise PlatformError(f"Reddit gave no access token ({error or 'no reason given'})")
         seconds = lifetime if isinstance(lifetime, int | float) else 3600
-        return _Token(value, utc_now() + timedelta(seconds=seconds))
+        return _Token(value, utcnow() + timedelta(seconds=seconds))
 
 
 SHARED_TOKENS = TokenCache()

@@ -28,7 +28,7 @@ from connectors._normalize import (
     paused_until,
     read_json,
     require_str,
-    utc_now,
+    utcnow,
 )
 from connectors.base import FetchResult, RejectedItem, WriteAction
 from connectors.items import AuthorIn, EngagementIn, MentionIn
@@ -99,7 +99,7 @@ class BlueskyConnector:
     ) -> FetchResult:
         """Fetch posts matching the query since the cursor's watermark."""
         cfg = coerce_config(config, BlueskyConfig)
-        if paused_until(cursor, utc_now()):
+        if paused_until(cursor, utcnow()):
             return FetchResult(items=[], cursor=dict(cursor))
         walk = NewestFirstWalk.from_cursor(cursor)
         seen = Watermark()
@@ -268,7 +268,7 @@ class BlueskyConnector:
         record: dict[str, Any] = {
             "$type": _POST_COLLECTION,
             "text": request.text,
-            "createdAt": isoformat(utc_now()),
+            "createdAt": isoformat(utcnow()),
         }
         if facets := link_facets(request.text):
             record["facets"] = facets
@@ -293,7 +293,7 @@ class BlueskyConnector:
         record = {
             "$type": _RECORD_OF[action],
             "subject": {"uri": view["uri"], "cid": view["cid"]},
-            "createdAt": isoformat(utc_now()),
+            "createdAt": isoformat(utcnow()),
         }
         body = {"repo": session.did, "collection": _RECORD_OF[action], "record": record}
         created = await self._write(client, cfg, "com.atproto.repo.createRecord", body)

@@ -23,7 +23,7 @@ from connectors._normalize import (
     parse_timestamp,
     paused_until,
     read_json,
-    utc_now,
+    utcnow,
 )
 from connectors.base import FetchResult, RejectedItem, WriteAction
 from connectors.items import AuthorIn, EngagementIn, MentionIn
@@ -91,7 +91,7 @@ class DiscourseConnector:
     ) -> FetchResult:
         """Fetch posts with ids above the cursor's watermark."""
         cfg = coerce_config(config, DiscourseConfig)
-        if paused_until(cursor, utc_now()):
+        if paused_until(cursor, utcnow()):
             return FetchResult(items=[], cursor=dict(cursor))
         walk = NewestFirstWalk.from_cursor(cursor)
         headers = {"Accept": "application/json"}

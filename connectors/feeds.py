@@ -28,7 +28,7 @@ from connectors._normalize import (
     language_tag,
     map_items,
     parse_timestamp,
-    utc_now,
+    utcnow,
 )
 from connectors.base import FetchResult, WriteAction
 from connectors.http import InvalidPayload, fetch, redact_url
@@ -300,7 +300,7 @@ def entry_to_mention(entry: Mapping[str, Any], feed_language: str | None) -> Men
     if not text:
         raise ItemError("entry has neither title nor content")
     published = entry.get("published")
-    created_at = parse_timestamp(published) if published else utc_now()
+    created_at = parse_timestamp(published) if published else utcnow()
     return MentionIn(
         platform="rss",
         external_id=_external_id(entry, title, published),

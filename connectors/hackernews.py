@@ -25,7 +25,7 @@ from connectors._normalize import (
     paused_until,
     read_json,
     require_str,
-    utc_now,
+    utcnow,
 )
 from connectors.base import FetchResult, RejectedItem, WriteAction
 from connectors.items import AuthorIn, EngagementIn, MentionIn
@@ -64,7 +64,7 @@ class HackerNewsConnector:
     ) -> FetchResult:
         """Fetch hits created since the cursor's watermark."""
         cfg = coerce_config(config, HackerNewsConfig)
-        if paused_until(cursor, utc_now()):
+        if paused_until(cursor, utcnow()):
             return FetchResult(items=[], cursor=dict(cursor))
         walk = NewestFirstWalk.from_cursor(cursor)
         # The backlog's upper edge is itself a mark: items at that second already seen stay out.

@@ -25,7 +25,7 @@ from connectors._normalize import (
     parse_timestamp,
     paused_until,
     read_json,
-    utc_now,
+    utcnow,
 )
 from connectors.base import FetchResult, RejectedItem, WriteAction
 from connectors.items import AuthorIn, EngagementIn, MentionIn
@@ -117,7 +117,7 @@ class LemmyConnector:
     ) -> FetchResult:
         """Fetch posts and comments with ids above the cursor's marks."""
         cfg = coerce_config(config, LemmyConfig)
-        if paused_until(cursor, utc_now()):
+        if paused_until(cursor, utcnow()):
             return FetchResult(items=[], cursor=dict(cursor))
         api: Api | None = cursor.get("api") if cursor.get("api") in ("v4", "v3") else None
         if api is None or cfg.instance_url not in self._languages:

@@ -30,7 +30,7 @@ from connectors._normalize import (
     rate_limit_pause,
     read_json,
     require_str,
-    utc_now,
+    utcnow,
 )
 from connectors.base import FetchResult, RejectedItem, WriteAction
 from connectors.items import AuthorIn, EngagementIn, MentionIn
@@ -142,7 +142,7 @@ class MastodonConnector:
     ) -> FetchResult:
         """Fetch statuses newer than the cursor's `min_id` and return them with the next one."""
         cfg = coerce_config(config, MastodonConfig)
-        now = utc_now()
+        now = utcnow()
         if paused_until(cursor, now):
             return FetchResult(items=[], cursor=dict(cursor))
         min_id: str | None = cursor.get("min_id") or None

@@ -27,7 +27,7 @@ from connectors._normalize import (
     rate_limit_pause,
     read_json,
     require_str,
-    utc_now,
+    utcnow,
 )
 from connectors._reddit_token import SHARED_TOKENS, TokenCache
 from connectors.base import FetchResult, RejectedItem, WriteAction
@@ -133,7 +133,7 @@ class RedditConnector:
     ) -> FetchResult:
         """Fetch listing items newer than the cursor's watermark."""
         cfg = coerce_config(config, RedditConfig)
-        now = utc_now()
+        now = utcnow()
         if paused_until(cursor, now):
             return FetchResult(items=[], cursor=dict(cursor))
         walk = NewestFirstWalk.from_cursor(cursor)

@@ -26,7 +26,7 @@ from connectors._normalize import (
     optional_int,
     parse_timestamp,
     paused_until,
-    utc_now,
+    utcnow,
 )
 from connectors.base import FetchResult, RejectedItem, WriteAction
 from connectors.http import note_backoff
@@ -102,7 +102,7 @@ class StackExchangeConnector:
     ) -> FetchResult:
         """Fetch questions created since the cursor's watermark."""
         cfg = coerce_config(config, StackExchangeConfig)
-        now = utc_now()
+        now = utcnow()
         if paused_until(cursor, now):
             return FetchResult(items=[], cursor=dict(cursor))
         mark = Watermark.from_json(cursor.get("mark"))

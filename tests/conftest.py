@@ -27,7 +27,10 @@ TEST_SECRET = "test-secret-that-is-long-enough-for-production-0123456789"
 
 
 def _worker() -> str:
-    return re.sub(r"\W", "", os.environ.get("PYTEST_XDIST_WORKER", "main")) or "main"
+    # LUISTER_TEST_RUN_ID keeps two suites running at once on one server out of each other's way.
+    run = re.sub(r"\W", "", os.environ.get("LUISTER_TEST_RUN_ID", ""))
+    worker = re.sub(r"\W", "", os.environ.get("PYTEST_XDIST_WORKER", "main")) or "main"
+    return f"{run}_{worker}" if run else worker
 
 
 def _missing_service(name: str, variable: str) -> None:
@@ -140,7 +143,7 @@ MakeStaff = Callable[..., Awaitable[Staff]]
 @pytest.fixture
 def make_staff(sessions: async_sessionmaker[AsyncSession], settings: Settings) -> MakeStaff:
     """Create a user with `role` and a token (optionally narrowed to `scopes`)."""
-    from listener.accounts import create_token, create_user
+    from listener.accounts.service import create_token, create_user
 
     async def _make(
         role: Role = Role.MODERATOR,
@@ -162,7 +165,7 @@ def make_staff(sessions: async_sessionmaker[AsyncSession], settings: Settings) -
 @pytest.fixture
 async def client(engine: AsyncEngine, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client talking to the real ASGI app on the test database."""
-    from api.app import create_app
+    from api.http.app import create_app
 
     app = create_app(settings, engine=engine)
     transport = httpx.ASGITransport(app=app)

@@ -39,7 +39,7 @@ def test_demo_serves_the_samples_to_the_printed_token(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "listener",
+            "api",
             "demo",
             "--db",
             str(tmp_path / "demo.db"),

@@ -9,7 +9,8 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from listener.alerts.detect import Spike
-from listener.digest.listening import card_columns, mention_card
+from listener.digest.document import EmergentTerm
+from listener.digest.listening import card_columns, card_fields
 from listener.digest.query import engagement
 from listener.digest.terms import drop_covered_words, mention_terms, stop_words
 from listener.models import Author, Mention, MentionTopic, Source, Topic
@@ -54,15 +55,15 @@ async def spike_drivers(session: AsyncSession, *, spike: Spike) -> dict[str, Any
     for text in texts:
         counts.update(mention_terms(text, stops))
     key_words = set(spike.key.lower().split())
-    ranked: list[dict[str, Any]] = sorted(
+    ranked = sorted(
         (
-            {"term": term, "kind": kind, "count": n}
+            EmergentTerm(term=term, kind=kind, count=n, previous=0)
             for (kind, term), n in counts.items()
             if term.lstrip("#") not in key_words
         ),
-        key=lambda t: (-t["count"], -len(t["term"].split()), t["term"]),
+        key=lambda t: (-t.count, -len(t.term.split()), t.term),
     )
-    terms = [{"term": t["term"], "mentions": t["count"]} for t in drop_covered_words(ranked)[:TOP]]
+    terms = [{"term": t.term, "mentions": t.count} for t in drop_covered_words(ranked)[:TOP]]
     n = func.count(Mention.id)
     authors = await session.execute(
         select(Author.handle, Author.display_name, Author.platform, Author.followers, n)
@@ -94,5 +95,5 @@ async def spike_drivers(session: AsyncSession, *, spike: Spike) -> dict[str, Any
             for handle, name, platform, followers, c in authors
         ],
         "sources": [{"source": name, "mentions": c} for name, c in sources],
-        "examples": [mention_card(row) for row in examples],
+        "examples": [card_fields(row) for row in examples],
     }

@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
+from listener.errors import LuisterError
 
-class DigestError(Exception):
-    """Base class: a problem type slug, a title and an HTTP status."""
 
-    status = 400
-    slug = "bad-request"
-    title = "Bad request"
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
+class DigestError(LuisterError):
+    """Base class of the digest and alert services' errors."""
 
 
 class NotFound(DigestError):
     """The digest, list or alert does not exist."""
 
     status = 404
-    slug = "not-found"
+    type_slug = "not-found"
     title = "Not found"
 
 
@@ -27,7 +21,7 @@ class Conflict(DigestError):
     """The request clashes with the current state (a taken name, no email configured, …)."""
 
     status = 409
-    slug = "conflict"
+    type_slug = "conflict"
     title = "Conflict"
 
 
@@ -35,5 +29,5 @@ class Invalid(DigestError):
     """The input is well-formed but not usable (an unknown week, a malformed address, …)."""
 
     status = 422
-    slug = "invalid"
+    type_slug = "invalid"
     title = "Invalid request"

@@ -7,12 +7,31 @@ at most), never the mentions themselves.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from listener.digest.document import (
+    Authors,
+    DayCount,
+    DaySentiment,
+    EngagedMention,
+    LabelCounts,
+    LabelShares,
+    LanguageCount,
+    LoyalAuthor,
+    MentionCard,
+    ReachingAuthor,
+    Sentiment,
+    SourceCount,
+    TopicStat,
+    Topics,
+    TrendPoint,
+    Volume,
+)
 from listener.digest.periods import Period
 from listener.digest.query import (
     MentionFilter,
@@ -29,6 +48,7 @@ from listener.models import Author, Mention, MentionTopic, Source, Topic
 BASELINE_WINDOWS = 4
 LABELS = ("positive", "neutral", "negative")
 TOP = 5
+_Key = TypeVar("_Key", int, str)
 
 
 def _is(label: str) -> ColumnElement[int]:
@@ -37,7 +57,7 @@ def _is(label: str) -> ColumnElement[int]:
 
 async def volume_and_sentiment(
     session: AsyncSession, *, period: Period, filt: MentionFilter
-) -> tuple[dict[str, Any], dict[str, Any]]:
+) -> tuple[Volume, Sentiment]:
     """Counts per window, day, source and language, and sentiment shares, in one grouped scan."""
     windows = period.window_starts(BASELINE_WINDOWS)[:-2]
     bounds = windows + period.day_starts()
@@ -96,59 +116,64 @@ async def volume_and_sentiment(
             by_language[language][slot] += n
     total, previous = per_window[windows_n], per_window[windows_n - 1]
     baseline = sum(per_window[:windows_n]) / windows_n
-    trend = [
-        {"label": period.shifted(k - windows_n).label, "count": per_window[k]}
-        for k in range(windows_n + 1)
-    ]
-    volume = {
-        "total": total,
-        "previous": previous,
-        "change": change(total, previous),
-        "baseline_mean": round(baseline, 2),
-        "change_vs_baseline": change(total, baseline),
-        "tagged_by_nlp": nlp_tagged,
-        "trend": trend,
-        "per_day": [{"date": d.isoformat(), "count": per_day[i]} for i, d in enumerate(days)],
-        "by_source": _ranked(by_source, lambda sid: _source_fields(sources, sid)),
-        "by_language": _ranked(by_language, lambda lang: {"language": lang}),
-    }
+    volume = Volume(
+        total=total,
+        previous=previous,
+        change=change(total, previous),
+        baseline_mean=round(baseline, 2),
+        change_vs_baseline=change(total, baseline),
+        tagged_by_nlp=nlp_tagged,
+        trend=[
+            TrendPoint(label=period.shifted(k - windows_n).label, count=per_window[k])
+            for k in range(windows_n + 1)
+        ],
+        per_day=[DayCount(date=d.isoformat(), count=per_day[i]) for i, d in enumerate(days)],
+        by_source=[
+            _source_count(sources, sid, cur, prev) for sid, (cur, prev) in _ranked(by_source)
+        ],
+        by_language=[
+            LanguageCount(language=lang, count=cur, previous=prev, change=change(cur, prev))
+            for lang, (cur, prev) in _ranked(by_language)
+        ],
+    )
     tagged = sum(labels[windows_n][lbl] for lbl in LABELS)
-    sentiment: dict[str, Any] = {
-        "tagged": tagged,
-        "untagged": total - tagged,
-        "counts": {lbl: labels[windows_n][lbl] for lbl in LABELS},
-        "shares": _shares(labels[windows_n]),
-        "previous_shares": _shares(labels[windows_n - 1]),
-        "baseline_shares": _shares(_summed(labels[:windows_n])),
-        "mean_score": round(score_sum / tagged, 4) if tagged else None,
-        "per_day": [
-            {"date": d.isoformat(), **{lbl: day_labels[i][lbl] for lbl in (*LABELS, "untagged")}}
+    shares, previous_shares = _shares(labels[windows_n]), _shares(labels[windows_n - 1])
+    sentiment = Sentiment(
+        tagged=tagged,
+        untagged=total - tagged,
+        counts=LabelCounts(**{lbl: labels[windows_n][lbl] for lbl in LABELS}),
+        shares=shares,
+        previous_shares=previous_shares,
+        baseline_shares=_shares(_summed(labels[:windows_n])),
+        mean_score=round(score_sum / tagged, 4) if tagged else None,
+        per_day=[
+            DaySentiment(
+                date=d.isoformat(), **{lbl: day_labels[i][lbl] for lbl in (*LABELS, "untagged")}
+            )
             for i, d in enumerate(days)
         ],
-    }
-    sentiment["change_points"] = {
-        lbl: (
-            round(sentiment["shares"][lbl] - sentiment["previous_shares"][lbl], 4)
-            if sentiment["shares"][lbl] is not None
-            and sentiment["previous_shares"][lbl] is not None
-            else None
-        )
-        for lbl in LABELS
-    }
+        change_points=LabelShares(
+            **{lbl: _points(getattr(shares, lbl), getattr(previous_shares, lbl)) for lbl in LABELS}
+        ),
+    )
     return volume, sentiment
 
 
-def _source_fields(sources: dict[int, tuple[str, str]], source_id: int) -> dict[str, Any]:
+def _points(current: float | None, previous: float | None) -> float | None:
+    return round(current - previous, 4) if current is not None and previous is not None else None
+
+
+def _source_count(
+    sources: dict[int, tuple[str, str]], source_id: int, count: int, previous: int
+) -> SourceCount:
     name, kind = sources.get(source_id, (f"source {source_id}", "unknown"))
-    return {"source": name, "platform": kind}
+    return SourceCount(
+        source=name, platform=kind, count=count, previous=previous, change=change(count, previous)
+    )
 
 
-def _ranked(counts: dict[Any, list[int]], describe: Any) -> list[dict[str, Any]]:
-    ordered = sorted(counts.items(), key=lambda kv: (-kv[1][0], -kv[1][1], str(kv[0])))
-    return [
-        {**describe(key), "count": cur, "previous": prev, "change": change(cur, prev)}
-        for key, (cur, prev) in ordered
-    ]
+def _ranked(counts: Mapping[_Key, list[int]]) -> list[tuple[_Key, list[int]]]:
+    return sorted(counts.items(), key=lambda kv: (-kv[1][0], -kv[1][1], str(kv[0])))
 
 
 def _summed(windows: list[dict[str, int]]) -> dict[str, int]:
@@ -159,13 +184,13 @@ def _summed(windows: list[dict[str, int]]) -> dict[str, int]:
     return total
 
 
-def _shares(counts: dict[str, int]) -> dict[str, float | None]:
+def _shares(counts: dict[str, int]) -> LabelShares:
     tagged = sum(counts.get(lbl, 0) for lbl in LABELS)
-    return {lbl: share(counts.get(lbl, 0), tagged) for lbl in LABELS}
+    return LabelShares(**{lbl: share(counts.get(lbl, 0), tagged) for lbl in LABELS})
 
 
-def mention_card(row: Any) -> dict[str, Any]:
-    """A mention as the digest quotes it (from a row with the columns of `card_columns`)."""
+def card_fields(row: Any) -> dict[str, Any]:
+    """The `MentionCard` fields of a row with the columns of `card_columns`."""
     return {
         "id": row.id,
         "url": row.url,
@@ -176,6 +201,11 @@ def mention_card(row: Any) -> dict[str, Any]:
         "sentiment": row.sentiment_label,
         "engagement": int(row.engagement or 0),
     }
+
+
+def mention_card(row: Any) -> MentionCard:
+    """A mention as the digest quotes it (from a row with the columns of `card_columns`)."""
+    return MentionCard(**card_fields(row))
 
 
 def card_columns() -> list[Any]:
@@ -203,7 +233,7 @@ async def topics(
     filt: MentionFilter,
     total: int,
     candidates: list[Any] | None = None,
-) -> dict[str, Any]:
+) -> Topics:
     """Top topics, and the ones that rose or fell most against the previous window."""
     bounds = period.window_starts(BASELINE_WINDOWS)
     conds = within(bounds[0], bounds[-1], filt)
@@ -233,36 +263,32 @@ async def topics(
             )
         )
     ).scalar_one()
-    stats: list[dict[str, Any]] = [
-        {
-            "topic": name,
-            "count": c[-1],
-            "previous": c[-2],
-            "baseline_mean": round(sum(c[:-1]) / BASELINE_WINDOWS, 2),
-            "change": change(c[-1], c[-2]),
-            "share": share(c[-1], total),
-        }
+    stats = [
+        TopicStat(
+            topic=name,
+            count=c[-1],
+            previous=c[-2],
+            baseline_mean=round(sum(c[:-1]) / BASELINE_WINDOWS, 2),
+            change=change(c[-1], c[-2]),
+            share=share(c[-1], total),
+        )
         for name, c in counts.items()
     ]
-    top = sorted((s for s in stats if s["count"]), key=lambda s: (-s["count"], s["topic"]))
+    top = sorted((s for s in stats if s.count), key=lambda s: (-s.count, s.topic))
     rising = sorted(
-        (s for s in stats if s["count"] > s["previous"]),
-        key=lambda s: (s["previous"] - s["count"], s["topic"]),
+        (s for s in stats if s.count > s.previous),
+        key=lambda s: (s.previous - s.count, s.topic),
     )[:3]
     falling = sorted(
-        (s for s in stats if s["count"] < s["previous"]),
-        key=lambda s: (s["count"] - s["previous"], s["topic"]),
+        (s for s in stats if s.count < s.previous),
+        key=lambda s: (s.count - s.previous, s.topic),
     )[:3]
     # Rising topics are explained by what was said now; falling ones by what faded.
     await _attach_examples(session, rising, period.start, period.end, filt, candidates)
     previous = period.shifted(-1)
     await _attach_examples(session, falling, previous.start, previous.end, filt)
-    return {
-        "mentions_with_topic": with_topic,
-        "top": top[:10],
-        "rising": rising,
-        "falling": falling,
-    }
+    # Top entries that also rose or fell are the same objects, so they carry examples too.
+    return Topics(mentions_with_topic=with_topic, top=top[:10], rising=rising, falling=falling)
 
 
 # Examples are looked for among the period's most engaged mentions first: one top-N scan
@@ -273,7 +299,7 @@ EXAMPLE_CANDIDATES = 500
 
 async def _attach_examples(
     session: AsyncSession,
-    stats: list[dict[str, Any]],
+    stats: list[TopicStat],
     start: datetime,
     end: datetime,
     filt: MentionFilter,
@@ -283,7 +309,7 @@ async def _attach_examples(
         return
     if candidates is None:
         candidates = await top_engaged(session, start=start, end=end, filt=filt)
-    names = [s["topic"] for s in stats]
+    names = [s.topic for s in stats]
     topics_of: dict[int, set[str]] = defaultdict(set)
     pairs = await session.execute(
         select(MentionTopic.mention_id, Topic.name)
@@ -293,7 +319,7 @@ async def _attach_examples(
     for mention_id, name in pairs:
         topics_of[mention_id].add(name)
     for stat in stats:
-        found = [c for c in candidates if stat["topic"] in topics_of[c.id]][:2]
+        found = [c for c in candidates if stat.topic in topics_of[c.id]][:2]
         if len(found) < 2 and len(candidates) == EXAMPLE_CANDIDATES:
             # A topic rarer than the candidates: reached through its own index.
             found = list(
@@ -303,12 +329,12 @@ async def _attach_examples(
                     .join(Topic, Topic.id == MentionTopic.topic_id)
                     .join(Mention, Mention.id == MentionTopic.mention_id)
                     .outerjoin(Author, Author.id == Mention.author_id)
-                    .where(Topic.name == stat["topic"], *within(start, end, filt))
+                    .where(Topic.name == stat.topic, *within(start, end, filt))
                     .order_by(engagement().desc(), Mention.id)
                     .limit(2)
                 )
             )
-        stat["examples"] = [mention_card(row) for row in found]
+        stat.examples = [mention_card(row) for row in found]
 
 
 def _author_fields(author: Author) -> dict[str, Any]:
@@ -322,18 +348,18 @@ def _author_fields(author: Author) -> dict[str, Any]:
     }
 
 
-async def authors(session: AsyncSession, *, period: Period, filt: MentionFilter) -> dict[str, Any]:
+async def authors(session: AsyncSession, *, period: Period, filt: MentionFilter) -> Authors:
     """The widest-reaching voices of the period, and the loyal ones who keep coming back."""
-    return {
-        "by_reach": await _by_reach(session, period=period, filt=filt),
-        "loyal": await _loyal(session, period=period, filt=filt),
-        "windows": BASELINE_WINDOWS + 1,
-    }
+    return Authors(
+        by_reach=await _by_reach(session, period=period, filt=filt),
+        loyal=await _loyal(session, period=period, filt=filt),
+        windows=BASELINE_WINDOWS + 1,
+    )
 
 
 async def _by_reach(
     session: AsyncSession, *, period: Period, filt: MentionFilter
-) -> list[dict[str, Any]]:
+) -> list[ReachingAuthor]:
     # Counting per author id first keeps the aggregate narrow; authors join only the result.
     per_author = (
         select(
@@ -353,19 +379,16 @@ async def _by_reach(
         .limit(TOP)
     )
     return [
-        {
-            **_author_fields(a),
-            "mentions": n,
-            "engagement": int(eng or 0),
-            "reach": n * (a.followers or 0),
-        }
+        ReachingAuthor(
+            **_author_fields(a), mentions=n, engagement=int(eng or 0), reach=n * (a.followers or 0)
+        )
         for a, n, eng in rows
     ]
 
 
 async def _loyal(
     session: AsyncSession, *, period: Period, filt: MentionFilter
-) -> list[dict[str, Any]]:
+) -> list[LoyalAuthor]:
     bounds = period.window_starts(BASELINE_WINDOWS)
     inner = (
         select(
@@ -413,15 +436,15 @@ async def _loyal(
         a.id: a for a in (await session.execute(select(Author).where(Author.id.in_(ids)))).scalars()
     }
     return [
-        {
+        LoyalAuthor(
             **_author_fields(people[r.author_id]),
-            "windows_active": r.active,
-            "mentions": int(r.cur),
-            "mentions_total": int(r.total),
-            "positive": int(r.pos),
-            "negative": int(r.neg),
-            "worth_thanking": r.pos > r.neg,
-        }
+            windows_active=r.active,
+            mentions=int(r.cur),
+            mentions_total=int(r.total),
+            positive=int(r.pos),
+            negative=int(r.neg),
+            worth_thanking=r.pos > r.neg,
+        )
         for r in loyal_rows
     ]
 
@@ -440,10 +463,10 @@ async def top_engaged(
     return list(rows)
 
 
-def most_engaged(candidates: list[Any]) -> list[dict[str, Any]]:
+def most_engaged(candidates: list[Any]) -> list[EngagedMention]:
     """The mentions people reacted to most, from `top_engaged`'s rows."""
     return [
-        {**mention_card(r), "likes": r.likes, "reposts": r.reposts, "replies": r.replies}
+        EngagedMention(**card_fields(r), likes=r.likes, reposts=r.reposts, replies=r.replies)
         for r in candidates[:TOP]
         if r.engagement
     ]

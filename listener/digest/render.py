@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from jinja2 import Environment, StrictUndefined, Template
 
-from listener.digest.templates import HTML_TEMPLATE, MARKDOWN_TEMPLATE
+from listener.digest.layouts import HTML_TEMPLATE, MARKDOWN_TEMPLATE
 from listener.digest.view import digest_view
 
 Format = Literal["json", "md", "html"]

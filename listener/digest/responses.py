@@ -9,12 +9,19 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from listener.digest.listening import card_columns, mention_card
+from listener.digest.document import (
+    PersonActions,
+    Questions,
+    ResponseTimes,
+    Sla,
+    Throughput,
+    WaitingQuestion,
+)
+from listener.digest.listening import card_columns, card_fields
 from listener.digest.periods import Period
 from listener.digest.query import (
     RESPONDED_STATUSES,
@@ -41,10 +48,10 @@ async def questions_and_sla(
     filt: MentionFilter,
     now: datetime,
     target_hours: float,
-) -> tuple[dict[str, Any], dict[str, Any]]:
+) -> tuple[Questions, Sla]:
     """Questions asked and still waiting (with the oldest open ones), and SLA outcomes.
 
-    SLA results are read where the queue records them (moderation.sla stamps `sla_outcome`
+    SLA results are read where the queue records them (moderation.queue.sla stamps `sla_outcome`
     and `due_at` on queue items); without them the section says it is not available rather
     than guessing. Both come from one pass over the period's queue items.
     """
@@ -75,27 +82,27 @@ async def questions_and_sla(
     ).one()
     values: list[int] = [int(v) for v in counts]
     asked, still_waiting, late = values[:3]
-    sla: dict[str, Any] = {"available": False}
+    sla = Sla(available=False)
     if len(values) > 3:
         met, missed, breached, with_target = values[3:]
-        sla = {
-            "available": with_target > 0,
-            "met": met,
-            "missed": missed,
-            "waiting_past_due": breached,
-            "with_target": with_target,
-        }
+        sla = Sla(
+            available=with_target > 0,
+            met=met,
+            missed=missed,
+            waiting_past_due=breached,
+            with_target=with_target,
+        )
     backlog, oldest = await _open_questions(
         session, end=period.end, filt=filt, is_question=is_question & waiting, now=now
     )
-    questions = {
-        "asked": asked,
-        "unanswered": still_waiting,
-        "unanswered_past_target": late,
-        "unanswered_total": backlog,
-        "oldest": oldest,
-        "status_as_of": now.isoformat(),
-    }
+    questions = Questions(
+        asked=asked,
+        unanswered=still_waiting,
+        unanswered_past_target=late,
+        unanswered_total=backlog,
+        oldest=oldest,
+        status_as_of=now.isoformat(),
+    )
     return questions, sla
 
 
@@ -106,7 +113,7 @@ async def _open_questions(
     filt: MentionFilter,
     is_question: ColumnElement[bool],
     now: datetime,
-) -> tuple[int, list[dict[str, Any]]]:
+) -> tuple[int, list[WaitingQuestion]]:
     # Questions from before the period that are still open belong in the digest too.
     conds = [Mention.created_at < end, *filt.conditions(), is_question]
     backlog = (
@@ -126,11 +133,11 @@ async def _open_questions(
         .limit(OLDEST)
     )
     return backlog, [
-        {
-            **mention_card(r),
-            "status": r.status,
-            "waiting_hours": round((now - r.created_at).total_seconds() / 3600, 1),
-        }
+        WaitingQuestion(
+            **card_fields(r),
+            status=r.status,
+            waiting_hours=round((now - r.created_at).total_seconds() / 3600, 1),
+        )
         for r in oldest
     ]
 
@@ -143,7 +150,7 @@ def _responded() -> ColumnElement[bool]:
 
 async def response_times(
     session: AsyncSession, *, period: Period, filt: MentionFilter, target_hours: float
-) -> dict[str, Any]:
+) -> ResponseTimes:
     """Median and p90 time to first response, and how many met the response target."""
     first = (
         select(
@@ -183,19 +190,19 @@ async def response_times(
         ).scalar_one()
         return round(float(value), 1)
 
-    return {
-        "responded": responded,
-        "median_seconds": await percentile(0.5),
-        "p90_seconds": await percentile(0.9),
-        "target_hours": target_hours,
-        "within_target": met,
-        "missed_target": responded - met,
-    }
+    return ResponseTimes(
+        responded=responded,
+        median_seconds=await percentile(0.5),
+        p90_seconds=await percentile(0.9),
+        target_hours=target_hours,
+        within_target=met,
+        missed_target=responded - met,
+    )
 
 
 async def throughput(
     session: AsyncSession, *, period: Period, filt: MentionFilter
-) -> dict[str, Any]:
+) -> Throughput:
     """Status changes the team made in the period, per new status and per person."""
     conds = [
         AuditEntry.entity == "mention",
@@ -220,13 +227,13 @@ async def throughput(
         .group_by(AuditEntry.actor)
         .order_by(func.count().desc(), AuditEntry.actor)
     )
-    by_person = [{"actor": actor, "actions": n} for actor, n in people]
-    return {
-        "actions": sum(by_status.values()),
-        "by_status": dict(sorted(by_status.items())),
-        "closed": sum(
+    by_person = [PersonActions(actor=actor, actions=n) for actor, n in people]
+    return Throughput(
+        actions=sum(by_status.values()),
+        by_status=dict(sorted(by_status.items())),
+        closed=sum(
             n for s, n in by_status.items() if s in ("answered", "resolved", "hidden", "spam")
         ),
-        "people": len(by_person),
-        "by_person": by_person[:5],
-    }
+        people=len(by_person),
+        by_person=by_person[:5],
+    )

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from listener.digest.document import EmergentTerm, EmergentTerms, SampleSize
 from listener.digest.query import MentionFilter, within
 from listener.models import Mention, Topic
 
@@ -137,7 +138,7 @@ async def emergent_terms(
     current: tuple[datetime, datetime, int],
     previous: tuple[datetime, datetime, int],
     filt: MentionFilter,
-) -> dict[str, Any]:
+) -> EmergentTerms:
     """Terms whose share of mentions at least doubled against the previous window."""
     cur_start, cur_end, cur_total = current
     prev_start, prev_end, prev_total = previous
@@ -147,7 +148,7 @@ async def emergent_terms(
     cur_counts, prev_counts = _document_counts(cur_texts), _document_counts(prev_texts)
     n_cur, n_prev = len(cur_texts), len(prev_texts)
     min_mentions = max(3, n_cur // 200)
-    found: list[dict[str, Any]] = []
+    found: list[tuple[EmergentTerm, float]] = []
     for (kind, term), df in cur_counts.items():
         if df < min_mentions or in_taxonomy(kind, term, phrases, words):
             continue
@@ -155,35 +156,29 @@ async def emergent_terms(
         prev_rate = prev_counts[(kind, term)] / n_prev if n_prev else 0.0
         if rate < 2 * prev_rate:
             continue
-        found.append(
-            {
-                "term": term,
-                "kind": kind,
-                "count": round(rate * cur_total),
-                "previous": round(prev_rate * prev_total),
-                "growth": (rate - prev_rate) * cur_total,
-            }
+        grown = EmergentTerm(
+            term=term,
+            kind=kind,
+            count=round(rate * cur_total),
+            previous=round(prev_rate * prev_total),
         )
-    found.sort(key=lambda t: (-t["growth"], t["term"]))
-    kept = drop_covered_words(found)[:TOP]
-    for kept_term in kept:
-        del kept_term["growth"]
-    return {
-        "terms": kept,
-        "sampled": n_cur < cur_total or n_prev < prev_total,
-        "sample_size": {"current": n_cur, "previous": n_prev},
-        "min_mentions": min_mentions,
-    }
+        found.append((grown, (rate - prev_rate) * cur_total))
+    found.sort(key=lambda pair: (-pair[1], pair[0].term))
+    return EmergentTerms(
+        terms=drop_covered_words([grown for grown, _ in found])[:TOP],
+        sampled=n_cur < cur_total or n_prev < prev_total,
+        sample_size=SampleSize(current=n_cur, previous=n_prev),
+        min_mentions=min_mentions,
+    )
 
 
-def drop_covered_words(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def drop_covered_words(found: list[EmergentTerm]) -> list[EmergentTerm]:
     """Drop a word that mostly just repeats a grown phrase or hashtag containing it."""
-    wider = [t for t in found if t["kind"] != "word"]
+    wider = [t for t in found if t.kind != "word"]
 
-    def covered(word: dict[str, Any]) -> bool:
+    def covered(word: EmergentTerm) -> bool:
         return any(
-            word["term"] in t["term"].lstrip("#").split() and t["count"] >= 0.7 * word["count"]
-            for t in wider
+            word.term in t.term.lstrip("#").split() and t.count >= 0.7 * word.count for t in wider
         )
 
-    return [t for t in found if t["kind"] != "word" or not covered(t)]
+    return [t for t in found if t.kind != "word" or not covered(t)]

@@ -51,7 +51,7 @@ class QueueItem(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     status_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
-    # Triage (moderation.priority, .sla, .claims): when Luister heard it starts the SLA clock.
+    # Triage (moderation.queue.priority, .sla, .claims): when Luister heard it starts the SLA clock.
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     priority_explain: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     priority_computed_at: Mapped[datetime | None] = mapped_column(index=True)

@@ -41,7 +41,7 @@ spaCy factories (usable from any pipeline once the package's ``spacy_factories``
 points are installed): ``luister_language``, ``luister_sentiment``, ``luister_intent``,
 ``luister_topics``. They read and write ``Doc._`` attributes listed in
 ``listener.nlp.extensions`` (``platform_language``, ``language``, ``sentiment_label`` ...).
-The CLI group is ``listener.nlp.cli:app`` (``tag`` and ``evaluate``); it imports spaCy
+The CLI group is ``api.cli.nlp:app`` (``tag`` and ``evaluate``); it imports spaCy
 only inside its commands, so mounting it keeps ``luister --help`` fast.
 
 Long-running workers: spaCy's vocabulary (StringStore) grows with every new word it sees;

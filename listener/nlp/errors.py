@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from listener.errors import LuisterError
 
 
-class NlpError(Exception):
-    """Base class: an HTTP status, a problem type slug and a title, like `QueueError`."""
+class NlpError(LuisterError):
+    """Base class of the NLP services' errors."""
 
     status = 400
     type_slug = "invalid-request"
     title = "Invalid request"
-
-    def __init__(self, detail: str, **extra: Any) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.extra = extra
 
 
 class NotFound(NlpError):

@@ -3,7 +3,7 @@
 The tagger itself stays pure (`listener.nlp.tagger`); this module builds its settings from
 the `topics` and `nlp_models` tables, turns results into mention columns and topic links,
 and keeps staff corrections on top of whatever the model says. spaCy is imported only when
-something is actually tagged, so importing `listener.ingest` stays cheap.
+something is actually tagged, so importing `listener.sources.ingest` stays cheap.
 """
 
 from __future__ import annotations

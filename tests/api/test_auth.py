@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from listener.accounts import revoke_token
+from listener.accounts.service import revoke_token
 from listener.models import ApiToken, Role, Scope
 from tests.conftest import MakeStaff
 

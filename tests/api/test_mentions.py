@@ -8,8 +8,8 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from listener.ingest import ingest_mentions
 from listener.models import Role
+from listener.sources.ingest import ingest_mentions
 from tests.conftest import MakeStaff, Staff
 from tests.factories import mention
 

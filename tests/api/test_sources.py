@@ -121,7 +121,7 @@ async def test_editing_keeps_masked_credentials(client: httpx.AsyncClient, admin
 async def test_delete_refuses_to_drop_mentions_unless_purged(
     client: httpx.AsyncClient, admin: Staff, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
-    from listener.ingest import ingest_mentions
+    from listener.sources.ingest import ingest_mentions
     from tests.factories import mention
 
     source_id = (await _create(client, admin)).json()["id"]

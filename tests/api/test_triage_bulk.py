@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from listener.ingest import ingest_mentions
 from listener.models import AuditEntry, BulkJob, QueueItem, Role, utcnow
+from listener.sources.ingest import ingest_mentions
 from tests.conftest import MakeStaff, Staff
 from tests.factories import mention
 

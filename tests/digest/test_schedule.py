@@ -10,13 +10,13 @@ from pydantic import SecretStr
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from api.worker import shutdown as worker_shutdown
+from api.worker import startup as worker_startup
+from api.worker import worker_settings
 from listener.digest import service
-from listener.digest.jobs import ListeningSchedule, digest_cron
 from listener.digest.periods import Period
 from listener.digest.schedule import run_weekly_schedule
-from listener.jobs.worker import shutdown as worker_shutdown
-from listener.jobs.worker import startup as worker_startup
-from listener.jobs.worker import worker_settings
+from listener.digest.tasks import ListeningSchedule, digest_cron
 from listener.models import Delivery, Digest
 from listener.settings import Settings
 from tests.digest.conftest import Inbox

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import TEST_SECRET
 
-LUISTER = [sys.executable, "-m", "listener"]
+LUISTER = [sys.executable, "-m", "api"]
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from listener.accounts import (
+from listener.accounts.service import (
     AccountError,
     create_token,
     create_user,

@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from listener.accounts import authenticate_token
+from listener.accounts.service import authenticate_token
 from listener.models import Mention, QuarantinedItem
 from tests.conftest import TEST_SECRET
 from tests.factories import mention

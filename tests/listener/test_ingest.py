@@ -7,8 +7,8 @@ import asyncio
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from listener.ingest import ingest_mentions
 from listener.models import Author, Mention, QuarantinedItem, QueueItem, Source
+from listener.sources.ingest import ingest_mentions
 from tests.factories import mention
 
 

@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from listener import sources as service
-from listener.jobs.runner import InProcessRunner
+from api.embedded import InProcessRunner
 from listener.models import Mention, Source, utcnow
-from listener.polling import backoff_delay, make_client, poll_source
 from listener.settings import Settings
+from listener.sources import service
+from listener.sources.polling import backoff_delay, make_client, poll_source
 from tests.connectors.servers import LoopbackServer, Reply
 
 

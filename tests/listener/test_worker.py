@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from listener import sources as service
 from listener.models import Mention
 from listener.settings import Settings
+from listener.sources import service
 from tests.connectors.servers import LoopbackServer, Reply, Request
 from tests.listener.test_polling import rss
 
@@ -60,7 +60,7 @@ def start_worker(
     def start() -> subprocess.Popen[bytes]:
         log = (tmp_path / f"worker{len(started)}.log").open("wb")
         process = subprocess.Popen(
-            [sys.executable, "-m", "listener", "worker"], env=worker_env, stdout=log, stderr=log
+            [sys.executable, "-m", "api", "worker"], env=worker_env, stdout=log, stderr=log
         )
         started.append(process)
         return process

@@ -12,13 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors.discourse import post_to_mention
 from connectors.mastodon import status_to_mention
-from listener import sources
-from listener.accounts import create_user
+from listener.accounts.service import create_user
 from listener.hooks import remove_hook
-from listener.ingest import ingest_mentions
 from listener.models import OutboxMessage, QueueItem, Role, User
 from listener.settings import Settings
-from moderation import followup
+from listener.sources import service as sources
+from listener.sources.ingest import ingest_mentions
+from moderation.outbox import followup
 from tests.connectors.fake_platforms import FakeDiscourse, FakeMastodon
 
 

@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from listener.ingest import ingest_mentions
 from listener.models import QueueItem, Role, Status, User, utcnow
-from moderation import claims, workflow
-from moderation.errors import ClaimedByOther, NotPermitted
+from listener.sources.ingest import ingest_mentions
+from moderation.queue import claims, workflow
+from moderation.queue.errors import ClaimedByOther, NotPermitted
 from tests.factories import mention
 from tests.moderation.staff import staff_user
 

@@ -11,12 +11,12 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from listener.models import AuditEntry, OutboxMessage, Response, utcnow
-from listener.polling import make_client
 from listener.settings import Settings
-from moderation import outbox
-from moderation.delivery import deliver
-from moderation.followup import follow_thread
-from moderation.outbox import OutboxConflict
+from listener.sources.polling import make_client
+from moderation.outbox import service as outbox
+from moderation.outbox.followup import follow_thread
+from moderation.outbox.sending import deliver
+from moderation.outbox.service import OutboxConflict
 from tests.connectors.fake_platforms import FakeDiscourse, FakeMastodon
 from tests.connectors.servers import LoopbackServer, Reply
 from tests.moderation.outbox_helpers import (

@@ -10,9 +10,9 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from listener.models import Mention, MentionTopic, OutboxMessage, QueueItem, Role, Topic
-from listener.polling import make_client
 from listener.settings import Settings
-from moderation.outbox_jobs import follow_due_threads, outbox_tick
+from listener.sources.polling import make_client
+from moderation.outbox.tasks import follow_due_threads, outbox_tick
 from tests.conftest import MakeStaff
 from tests.connectors.fake_platforms import FakeMastodon
 from tests.connectors.servers import LoopbackServer

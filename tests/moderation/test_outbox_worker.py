@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from listener.models import OutboxMessage
 from listener.settings import Settings
-from moderation import outbox
+from moderation.outbox import service as outbox
 from tests.conftest import TEST_SECRET
 from tests.connectors.fake_platforms import FakeDiscourse, FakeMastodon
 from tests.connectors.servers import LoopbackServer, Reply, Request
@@ -70,7 +70,7 @@ def start_worker(
     def start() -> subprocess.Popen[bytes]:
         log = (tmp_path / f"worker{len(started)}.log").open("wb")
         process = subprocess.Popen(
-            [sys.executable, "-m", "listener", "worker"], env=env, stdout=log, stderr=log
+            [sys.executable, "-m", "api", "worker"], env=env, stdout=log, stderr=log
         )
         started.append(process)
         return process

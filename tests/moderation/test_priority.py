@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from listener.hooks import registered_hooks, remove_hook
-from listener.ingest import ingest_mentions
 from listener.settings import Settings
-from moderation import reactions, workflow
-from moderation.priority import PriorityConfig, PriorityInputs, compute_priority
+from listener.sources.ingest import ingest_mentions
+from moderation.queue import reactions, workflow
+from moderation.queue.priority import PriorityConfig, PriorityInputs, compute_priority
 from tests.factories import mention
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -163,7 +163,7 @@ def test_a_floor_set_by_an_event_holds_and_says_why() -> None:
 async def test_rescoring_keeps_a_raised_priority(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    from moderation.priority import refresh_priorities
+    from moderation.queue.priority import refresh_priorities
 
     async with sessions() as session, session.begin():
         (mention_id,) = (await ingest_mentions(session, [mention(1)])).new_mention_ids

@@ -7,9 +7,9 @@ import pytest
 from sqlalchemy import delete, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from listener.ingest import ingest_mentions
 from listener.models import Mention, Role
-from moderation.search import fts5_query
+from listener.sources.ingest import ingest_mentions
+from moderation.queue.search import fts5_query
 from tests.conftest import MakeStaff, Staff
 from tests.factories import mention
 
@@ -100,7 +100,7 @@ async def test_postgresql_answers_searches_from_the_gin_index(
         pytest.skip("the GIN index is PostgreSQL's")
     from sqlalchemy import select
 
-    from moderation.search import match_condition
+    from moderation.queue.search import match_condition
 
     query = select(Mention.id).where(match_condition("postgresql", "storing"))
     sql = str(query.compile(engine.sync_engine, compile_kwargs={"literal_binds": True}))

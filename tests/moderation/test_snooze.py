@@ -10,12 +10,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from listener.hooks import remove_hook
-from listener.ingest import ingest_mentions
 from listener.models import AuditEntry, Mention, QueueItem, Role, Status, User, utcnow
 from listener.settings import Settings
-from moderation import authors, reactions, workflow
-from moderation.errors import IllegalTransition, InvalidRequest, StaleVersion
-from moderation.snooze import wake_due_snoozes
+from listener.sources.ingest import ingest_mentions
+from moderation.queue import authors, reactions, workflow
+from moderation.queue.errors import IllegalTransition, InvalidRequest, StaleVersion
+from moderation.queue.snooze import wake_due_snoozes
 from tests.factories import mention
 from tests.moderation.staff import staff_user
 

@@ -15,13 +15,13 @@ from sqlalchemy import func as sql_func
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from listener.ingest import ingest_mentions
 from listener.models import AuditEntry, BulkJob, QueueItem, Role, User, utcnow
 from listener.settings import Settings
-from moderation import bulk, workflow
-from moderation.bulk import BulkParams
-from moderation.listing import MentionFilter
-from moderation.triage_jobs import ArqEnqueue, TriageRunner, bulk_job_task, run_chunk
+from listener.sources.ingest import ingest_mentions
+from moderation.queue import bulk, workflow
+from moderation.queue.bulk import BulkParams
+from moderation.queue.listing import MentionFilter
+from moderation.queue.tasks import ArqEnqueue, TriageRunner, bulk_job_task, run_chunk
 from tests.factories import mention
 from tests.moderation.staff import staff_user
 

@@ -8,11 +8,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from listener.accounts import create_user
-from listener.ingest import ingest_mentions
+from listener.accounts.service import create_user
 from listener.models import AuditEntry, Role, Status, User
-from moderation import workflow
-from moderation.errors import IllegalTransition, StaleVersion
+from listener.sources.ingest import ingest_mentions
+from moderation.queue import workflow
+from moderation.queue.errors import IllegalTransition, StaleVersion
 from tests.factories import mention
 
 

@@ -7,8 +7,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from listener.ingest import ingest_mentions
 from listener.models import Mention, MentionTopic, Topic
+from listener.sources.ingest import ingest_mentions
 from tests.factories import mention
 
 

@@ -7,9 +7,9 @@ from typing import get_args
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.nlp_schemas import Intent, SentimentLabel
 from listener.models import Role
 from listener.nlp.labels import INTENTS, SENTIMENT_LABELS
+from listener.nlp.schemas import Intent, SentimentLabel
 from tests.conftest import MakeStaff
 from tests.nlp.db_helpers import add_topic, ingest_texts, topics_of
 

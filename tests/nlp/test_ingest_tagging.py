@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from listener.ingest import ingest_mentions
 from listener.models import NlpModel
 from listener.nlp.corrections import correct_mention
 from listener.nlp.train import LabelledExample, TrainingOutcome, train_and_compare
+from listener.sources.ingest import ingest_mentions
 from tests.factories import mention
 from tests.nlp.db_helpers import add_topic, ingest_texts, stored, topics_of
 

@@ -1,76 +1,190 @@
-"""Accuracy floors on the hand-labelled English and Dutch test sets."""
+"""Quality floors, measured on the evaluation set only: public text the rules' author never wrote.
+
+`tests/data/sentiment_*.csv` is the development set (rules may be written against it);
+`tests/data/eval/` is the evaluation set (see tests/data/README.md for origin and licences).
+Figures when the floors were set (language given / detected):
+
+| set  | lang | n   | sentiment acc | macro-F1      | language id |
+|------|------|-----|---------------|---------------|-------------|
+| dev  | en   | 412 | 0.799 / 0.760 | 0.799 / 0.777 | 0.932       |
+| dev  | nl   | 404 | 0.824 / 0.797 | 0.825 / 0.811 | 0.946       |
+| eval | en   | 400 | 0.795 / 0.738 | 0.686 / 0.652 | 0.928       |
+| eval | nl   | 400 | 0.813 / 0.813 | 0.839 / 0.839 | 0.998       |
+
+The Dutch evaluation set has no neutral rows, so its macro-F1 averages positive and negative.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
-from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-from listener.nlp.evaluation import classification_report, evaluate_texts, read_labelled_file
-from listener.nlp.tagger import Tagger
+from listener.nlp import intent_rules, sentiment_rules
+from listener.nlp.evaluation import LabelledText, evaluate_texts, read_labelled_file
+from listener.nlp.tagger import Tagger, TagInput
 
-# Measured when the floors were set (language given): EN sentiment 0.799, NL 0.824;
-# intents micro-F1 EN 0.866, NL 0.860. With detection: EN 0.760, NL 0.797.
-SENTIMENT_FLOOR = {"en": 0.77, "nl": 0.80}
-SENTIMENT_FLOOR_DETECTED = {"en": 0.73, "nl": 0.77}
-INTENT_MICRO_F1_FLOOR = {"en": 0.84, "nl": 0.83}
+LANGUAGES = ("en", "nl")
+SENTIMENT_ACCURACY_FLOOR = {"en": 0.77, "nl": 0.79}
+SENTIMENT_MACRO_F1_FLOOR = {"en": 0.66, "nl": 0.81}
+DETECTED_ACCURACY_FLOOR = {"en": 0.71, "nl": 0.79}
+LANGUAGE_ID_FLOOR = {"en": 0.90, "nl": 0.98}
 MIN_EXAMPLES = 400
+
+# The evaluation set is frozen: changing a row to suit the rules must show up in review.
+EVAL_SHA256 = {
+    "en": "93d4dd746334e15d434fc8f036d7f3c140a49b30e679db91f0cfccd9e6d18c8b",
+    "nl": "975f19eafded754454e65b15a1ea8b518e9069f5c22361c9c28bd24d2af8d9a3",
+}
+
+# Rule phrases that already occurred in the public texts when the set was frozen: ordinary
+# collocations ("nooit meer", "i wonder") and cue words ("thanks", "aanrader"), in the rules
+# before anyone read the evaluation set. Any other rule phrase found there was written against it.
+PRESENT_AT_FREEZE = {
+    "en": frozenset(
+        {
+            "not working",
+            "shout out",
+            "i wonder",
+            "help",
+            "deals",
+            "followers",
+            "free",
+            "offer",
+            "win",
+            "congrats",
+            "thank",
+            "thanks",
+        }
+    ),
+    "nl": frozenset(
+        {
+            "nooit meer",
+            "nog steeds geen",
+            "niet waard",
+            "helemaal niks",
+            "echt niks",
+            "heerlijk",
+            "vraag me af",
+            "geld terug",
+            "geld verdienen",
+            "actie",
+            "korting",
+            "tips",
+            "zonde van het geld",
+            "aanraden",
+            "aanrader",
+            "bedankt",
+            "compliment",
+            "hulde",
+            "respect voor",
+            "kan je",
+            "kun je",
+            "wil je",
+            "zou je",
+        }
+    ),
+}
 
 
 @pytest.fixture(scope="module")
-def reports(tagger: Tagger, data_dir: Path) -> dict[str, dict[str, Any]]:
-    """Evaluate both languages once, with the language given and detected."""
-    found: dict[str, dict[str, Any]] = {}
-    for language in ("en", "nl"):
-        examples = read_labelled_file(data_dir / f"sentiment_{language}.csv")
+def eval_dir(data_dir: Path) -> Path:
+    """The folder of the frozen evaluation set."""
+    return data_dir / "eval"
+
+
+@pytest.fixture(scope="module")
+def eval_examples(eval_dir: Path) -> dict[str, list[LabelledText]]:
+    """The evaluation rows per language."""
+    return {lang: read_labelled_file(eval_dir / f"sentiment_{lang}.csv") for lang in LANGUAGES}
+
+
+@pytest.fixture(scope="module")
+def reports(tagger: Tagger, eval_examples: dict[str, list[LabelledText]]) -> dict[str, Any]:
+    """Evaluate each language once with the language given and once detected."""
+    found: dict[str, Any] = {}
+    for language, examples in eval_examples.items():
         found[language] = evaluate_texts(tagger, examples, language)
         found[f"{language}-detected"] = evaluate_texts(tagger, examples)
-        found[f"{language}-count"] = {"examples": len(examples)}
+        results = tagger.tag_texts(TagInput(text=e.text, id=i) for i, e in enumerate(examples))
+        found[f"{language}-language-id"] = sum(r.language == language for r in results) / len(
+            results
+        )
     return found
 
 
-@pytest.mark.parametrize("language", ["en", "nl"])
-def test_test_set_has_enough_examples_per_language(
-    reports: dict[str, dict[str, Any]], language: str
+def rule_phrases(language: str) -> set[str]:
+    """Every literal phrase the sentiment and intent rules of `language` match on."""
+    if language == "en":
+        phrases = {" ".join(p) for p in sentiment_rules.ENGLISH_PHRASES}
+        phrases |= {*sentiment_rules.SARCASM_STRONG_EN, *sentiment_rules.SARCASM_WEAK_EN}
+        rules = intent_rules.ENGLISH
+    else:
+        phrases = {" ".join(p) for p in sentiment_rules.DUTCH_PHRASES}
+        phrases |= {*sentiment_rules.SARCASM_STRONG_NL, *sentiment_rules.SARCASM_WEAK_NL}
+        rules = intent_rules.DUTCH
+    patterns = [p for group in rules.phrases.values() for p in group]
+    patterns += [near.prefix for near in rules.near_rules]
+    phrases |= {" ".join(words) for p in patterns for words in intent_rules.expand_pattern(p)}
+    return phrases
+
+
+def _words_of(text: str) -> str:
+    """Lower-case text with "n't" split off as the tokenizer does, padded for whole-word search."""
+    return " " + re.sub(r"\s+", " ", re.sub(r"(\w)n't", r"\1 n't", text.lower())) + " "
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_evaluation_set_is_frozen(eval_dir: Path, language: str) -> None:
+    content = (eval_dir / f"sentiment_{language}.csv").read_bytes()
+    assert hashlib.sha256(content).hexdigest() == EVAL_SHA256[language]
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_evaluation_set_has_enough_examples(
+    eval_examples: dict[str, list[LabelledText]], language: str
 ) -> None:
-    assert reports[f"{language}-count"]["examples"] >= MIN_EXAMPLES
+    assert len(eval_examples[language]) >= MIN_EXAMPLES
 
 
-@pytest.mark.parametrize("language", ["en", "nl"])
-def test_sentiment_accuracy_stays_above_floor(
-    reports: dict[str, dict[str, Any]], language: str
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_no_rule_phrase_was_written_from_the_evaluation_set(
+    eval_examples: dict[str, list[LabelledText]], language: str
 ) -> None:
-    assert reports[language]["sentiment"]["accuracy"] >= SENTIMENT_FLOOR[language]
+    texts = [_words_of(example.text) for example in eval_examples[language]]
+    found = {
+        phrase
+        for phrase in rule_phrases(language)
+        if any(re.search(rf"(?<!\w){re.escape(phrase)}(?!\w)", text) for text in texts)
+    }
+    assert found - PRESENT_AT_FREEZE[language] == set()
 
 
-@pytest.mark.parametrize("language", ["en", "nl"])
-def test_sentiment_accuracy_with_detected_language_stays_above_floor(
-    reports: dict[str, dict[str, Any]], language: str
+def test_phrase_search_sees_a_phrase_in_the_evaluation_text() -> None:
+    assert re.search(r"(?<!\w)does n't work(?!\w)", _words_of("It DOESN'T work, again"))
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_sentiment_accuracy_stays_above_floor(reports: dict[str, Any], language: str) -> None:
+    assert reports[language]["sentiment"]["accuracy"] >= SENTIMENT_ACCURACY_FLOOR[language]
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_sentiment_macro_f1_stays_above_floor(reports: dict[str, Any], language: str) -> None:
+    assert reports[language]["sentiment"]["macro_f1"] >= SENTIMENT_MACRO_F1_FLOOR[language]
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_sentiment_with_detected_language_stays_above_floor(
+    reports: dict[str, Any], language: str
 ) -> None:
-    report = reports[f"{language}-detected"]["sentiment"]
-    assert report["accuracy"] >= SENTIMENT_FLOOR_DETECTED[language]
+    accuracy = reports[f"{language}-detected"]["sentiment"]["accuracy"]
+    assert accuracy >= DETECTED_ACCURACY_FLOOR[language]
 
 
-@pytest.mark.parametrize("language", ["en", "nl"])
-def test_intent_micro_f1_stays_above_floor(
-    reports: dict[str, dict[str, Any]], language: str
-) -> None:
-    assert reports[language]["intents"]["micro_f1"] >= INTENT_MICRO_F1_FLOOR[language]
-
-
-def test_english_sentiment_is_at_least_as_accurate_as_vader_alone(
-    reports: dict[str, dict[str, Any]], data_dir: Path
-) -> None:
-    examples = read_labelled_file(data_dir / "sentiment_en.csv")
-    analyzer = SentimentIntensityAnalyzer()
-
-    def vader_label(text: str) -> str:
-        compound = analyzer.polarity_scores(text)["compound"]
-        return "positive" if compound >= 0.05 else "negative" if compound <= -0.05 else "neutral"
-
-    vader = classification_report(
-        [example.label for example in examples], [vader_label(e.text) for e in examples]
-    )
-    assert reports["en"]["sentiment"]["accuracy"] >= vader.accuracy
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_language_identification_stays_above_floor(reports: dict[str, Any], language: str) -> None:
+    assert reports[f"{language}-language-id"] >= LANGUAGE_ID_FLOOR[language]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from listener.nlp.cli import app
+from api.cli.nlp import app
 
 runner = CliRunner()
 
@@ -118,7 +118,7 @@ def test_evaluate_rejects_files_without_label_column(tmp_path: Path) -> None:
 
 def test_python_dash_m_runs_the_command_group() -> None:
     completed = subprocess.run(
-        [sys.executable, "-m", "listener.nlp", "tag", "-"],
+        [sys.executable, "-m", "api", "nlp", "tag", "-"],
         input="Waarom werkt de app niet?? Ik word er gek van\n",
         capture_output=True,
         text=True,

@@ -120,7 +120,7 @@ def test_held_out_mentions_stay_held_out_as_corrections_grow() -> None:
 def test_tag_works_with_no_database_and_no_configuration(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LUISTER_")}
     result = subprocess.run(
-        [sys.executable, "-m", "listener", "nlp", "tag", "--language", "en"],
+        [sys.executable, "-m", "api", "nlp", "tag", "--language", "en"],
         input="Where is my parcel?? Worst service ever\n",
         capture_output=True,
         text=True,

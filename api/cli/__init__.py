@@ -1,0 +1,5 @@
+"""The `luister` command."""
+
+from api.cli.main import app
+
+__all__ = ["app"]

@@ -1,0 +1,231 @@
+"""`luister`: run the service, load data, administer it."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Annotated, BinaryIO
+
+import typer
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.cli.admin import config_app, db_app, tokens_app, users_app
+from api.cli.common import EXIT_BAD_INPUT, err, fail, load_settings, run, stdout_is_tty
+from api.cli.digest import digest_app
+from api.cli.nlp import app as nlp_app
+from api.cli.sources import sources_app
+from api.cli.triage import triage_app
+from listener import __version__, migrate
+from listener.settings import Settings
+from listener.sources.importer import ImportReport, LineError, import_lines
+
+app = typer.Typer(
+    help="Luister: hear what is said about your organisation and answer well.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(config_app, name="config")
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+app.add_typer(tokens_app, name="tokens")
+app.add_typer(sources_app, name="sources")
+app.add_typer(triage_app, name="triage")
+app.add_typer(nlp_app, name="nlp")
+app.add_typer(digest_app, name="digest")
+
+REPO_SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "mentions.jsonl"
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"luister {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version")
+    ] = False,
+) -> None:
+    """Luister: hear what is said about your organisation and answer well."""
+    _install_reactions()
+
+
+def _install_reactions() -> None:
+    # Mentions stored by any command (import, sources poll) get scored and wake snoozed items.
+    from listener.settings import SettingsError, get_settings
+    from moderation.queue.reactions import install
+
+    try:
+        install(get_settings())
+    except (SettingsError, ValueError):
+        return  # the command itself reports the configuration problem
+
+
+def _serve(settings: Settings) -> None:
+    import uvicorn
+
+    from api.http.app import create_app
+
+    err.print(f"Luister {__version__} on http://{settings.host}:{settings.port} (docs at /docs)")
+    uvicorn.run(
+        create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level
+    )
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to bind")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on")] = None,
+) -> None:
+    """Serve the API (and, without Redis, run the jobs in-process)."""
+    settings = load_settings()
+    updates = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    _serve(settings.model_copy(update=updates))
+
+
+def _lines(stream: BinaryIO) -> Iterator[bytes]:
+    yield from stream
+
+
+def _import(
+    settings: Settings, stream: BinaryIO, *, total: int | None, batch_size: int, quiet: bool
+) -> ImportReport:
+    from listener.db import engine_from_settings, make_sessionmaker
+
+    def report_error(error: LineError) -> None:
+        if not quiet:
+            err.print(f"line {error.line}: {error.reason}", soft_wrap=True, markup=False)
+
+    async def _go(on_progress: Callable[[int], None] | None) -> ImportReport:
+        engine = engine_from_settings(settings)
+        try:
+            return await import_lines(
+                make_sessionmaker(engine),
+                _lines(stream),
+                batch_size=batch_size,
+                on_progress=on_progress,
+                on_error=report_error,
+            )
+        finally:
+            await engine.dispose()
+
+    if not stdout_is_tty() or quiet:
+        return run(_go(None))
+    columns = [TextColumn("importing"), BarColumn(), DownloadColumn(), TimeRemainingColumn()]
+    with Progress(*columns, console=err, transient=True) as progress:
+        task = progress.add_task("import", total=total)
+        return run(_go(lambda n: progress.advance(task, n)))
+
+
+@app.command()
+def worker() -> None:
+    """Run an arq worker: polls, sends replies, digests and alerts (needs LUISTER_REDIS_URL)."""
+    from arq import run_worker
+
+    from api.worker import worker_settings
+
+    settings = load_settings()
+    try:
+        settings_class = worker_settings(settings)
+    except ValueError as exc:
+        fail(str(exc))
+    err.print("Luister worker starting")
+    run_worker(settings_class)
+
+
+@app.command("import")
+def import_file(
+    file: Annotated[str, typer.Argument(help="A JSONL file of mentions, or - for stdin")],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="End with one JSON object of counts on stdout")
+    ] = False,
+    batch_size: Annotated[int, typer.Option(min=1, max=10_000, help="Mentions per batch")] = 500,
+) -> None:
+    """Import mentions from JSONL (one MentionIn per line); exits 2 if any line was rejected."""
+    settings = load_settings()
+    if file == "-":
+        report = _import(settings, sys.stdin.buffer, total=None, batch_size=batch_size, quiet=False)
+    else:
+        path = Path(file)
+        if not path.is_file():
+            fail(f"{file}: no such file")
+        with path.open("rb") as stream:
+            report = _import(
+                settings, stream, total=path.stat().st_size, batch_size=batch_size, quiet=False
+            )
+    counts = report.totals.counts()
+    err.print(
+        f"imported: {counts['new']} new, {counts['updated']} updated, "
+        f"{counts['unchanged']} unchanged, {counts['rejected']} rejected"
+        + (" (rejected lines are in quarantine)" if counts["rejected"] else "")
+    )
+    if as_json:
+        print(json.dumps(counts))
+    if counts["rejected"]:
+        raise typer.Exit(EXIT_BAD_INPUT)
+
+
+@app.command()
+def demo(
+    db: Annotated[Path, typer.Option(help="SQLite file to create afresh")] = Path(
+        "luister-demo.db"
+    ),
+    samples: Annotated[Path, typer.Option(help="JSONL file of mentions to load")] = REPO_SAMPLES,
+    port: Annotated[int | None, typer.Option(help="Port to listen on")] = None,
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="Set up, then exit")] = False,
+) -> None:
+    """Start afresh on a demo database: migrate, create an admin, load samples, serve."""
+    from api.cli.common import in_session
+    from listener.accounts.service import create_token, create_user
+    from listener.models import Role
+    from listener.nlp.taxonomy import DEFAULT_TAXONOMY
+    from listener.nlp.topics_store import import_topics, taxonomy_items
+
+    if not samples.is_file():
+        fail(f"--samples: {samples} does not exist")
+    base = load_settings()
+    path = db.resolve()
+    for leftover in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        leftover.unlink(missing_ok=True)
+    updates: dict[str, object] = {"database_url": f"sqlite+aiosqlite:///{path}"}
+    if port is not None:
+        updates["port"] = port
+    settings = base.model_copy(update=updates)
+    migrate.upgrade(settings.database_url)
+    password = secrets.token_urlsafe(12)
+
+    async def _admin(session: AsyncSession) -> str:
+        user = await create_user(session, username="admin", password=password, role=Role.ADMIN)
+        issued = await create_token(session, user=user, name="demo", key=settings.secret_bytes())
+        # The demo shows topics: start from the built-in example taxonomy.
+        await import_topics(session, items=taxonomy_items(DEFAULT_TAXONOMY), actor="demo")
+        return issued.token
+
+    token = run(in_session(_admin, settings=settings))
+    with samples.open("rb") as stream:
+        report = _import(settings, stream, total=None, batch_size=500, quiet=True)
+    counts = report.totals.counts()
+    url = f"http://{settings.host}:{settings.port}"
+    print(
+        "\n".join(
+            [
+                "",
+                f"Luister demo: {counts['new']} sample mentions loaded into {path}",
+                f"  admin login : admin / {password}",
+                f"  API token   : {token}",
+                "  (shown once; they are stored only as hashes)",
+                f"  try         : curl -H 'Authorization: Bearer {token}' {url}/api/v1/mentions",
+                f"  API docs    : {url}/docs",
+                "",
+            ]
+        ),
+        flush=True,
+    )
+    if not no_serve:
+        _serve(settings)

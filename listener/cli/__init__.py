@@ -1,5 +1,0 @@
-"""The `luister` command."""
-
-from listener.cli.main import app
-
-__all__ = ["app"]

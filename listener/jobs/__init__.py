@@ -1,1 +1,0 @@
-"""Background work: the same job functions run in-process (embedded) or in arq workers."""

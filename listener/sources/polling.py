@@ -1,0 +1,202 @@
+"""Polling a source: fetch through its connector, store the items and the cursor together.
+
+The database is the truth: a poll leases its source, and the items, the new cursor and the next
+poll time are committed in one transaction. A worker that dies mid-poll commits nothing; its
+lease expires and the source is polled again from the same cursor, and ingest's idempotency
+makes the retry harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import httpx
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from connectors.http import FetchError, HttpPolicy, describe_error, guarded_client, user_agent
+from connectors.registry import get_connector
+from listener.models import Source, utcnow
+from listener.settings import Settings
+from listener.sources.credentials import open_config
+from listener.sources.ingest import IngestReport, ingest_mentions, quarantine_item
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF = timedelta(hours=6)
+
+
+def http_policy(settings: Settings) -> HttpPolicy:
+    """The guarded client's limits from the settings."""
+    return HttpPolicy(
+        allow_hosts=tuple(settings.http_allow_hosts),
+        max_wire_bytes=settings.http_max_bytes,
+        max_decoded_bytes=settings.http_max_bytes,
+        deadline=settings.http_deadline_seconds,
+        user_agent=user_agent(settings.contact_url),
+    )
+
+
+def make_client(settings: Settings) -> httpx.AsyncClient:
+    """The guarded client every poll uses."""
+    return guarded_client(http_policy(settings))
+
+
+@dataclass(frozen=True)
+class PollOutcome:
+    """What one poll did."""
+
+    source_id: int
+    ok: bool
+    report: IngestReport | None = None
+    error: str | None = None
+    skipped: str | None = None
+
+
+def backoff_delay(failures: int, interval: int, rng: random.Random | None = None) -> timedelta:
+    """Exponential backoff with full jitter, never shorter than half the poll interval."""
+    ceiling = min(MAX_BACKOFF.total_seconds(), interval * 2 ** min(failures, 16))
+    seconds = (rng or random).uniform(interval / 2, max(ceiling, interval / 2))
+    return timedelta(seconds=seconds)
+
+
+async def due_sources(
+    session: AsyncSession, *, now: datetime | None = None, limit: int = 100
+) -> list[tuple[int, datetime | None]]:
+    """Sources whose next poll is due and that nobody is polling, with their expired lease.
+
+    The expired lease (None if the last poll finished) tells a retry after a crashed worker
+    apart from the poll that crashed, so job queues can key them differently.
+    """
+    now = now or utcnow()
+    stmt = (
+        select(Source.id, Source.poll_lease_until)
+        .where(
+            Source.enabled.is_(True),
+            Source.paused_reason.is_(None),
+            or_(Source.next_poll_at.is_(None), Source.next_poll_at <= now),
+            or_(Source.poll_lease_until.is_(None), Source.poll_lease_until < now),
+        )
+        .order_by(Source.next_poll_at)
+        .limit(limit)
+    )
+    return [(row.id, row.poll_lease_until) for row in await session.execute(stmt)]
+
+
+async def due_source_ids(
+    session: AsyncSession, *, now: datetime | None = None, limit: int = 100
+) -> list[int]:
+    """Ids of the sources whose next poll is due and that nobody is polling right now."""
+    return [source_id for source_id, _ in await due_sources(session, now=now, limit=limit)]
+
+
+async def _lease(
+    sessions: async_sessionmaker[AsyncSession], source_id: int, seconds: int, force: bool
+) -> Source | None:
+    """Take the source for one poll, unless someone else holds it (or it is not due)."""
+    now = utcnow()
+    conditions = [
+        Source.id == source_id,
+        or_(Source.poll_lease_until.is_(None), Source.poll_lease_until < now),
+    ]
+    if not force:
+        conditions += [Source.enabled.is_(True), Source.paused_reason.is_(None)]
+    async with sessions() as session, session.begin():
+        taken = await session.execute(
+            update(Source)
+            .where(and_(*conditions))
+            .values(poll_lease_until=now + timedelta(seconds=seconds))
+            .returning(Source.id)
+            .execution_options(synchronize_session=False)
+        )
+        if taken.scalar_one_or_none() is None:
+            return None
+        return await session.get(Source, source_id)
+
+
+async def poll_source(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    source_id: int,
+    settings: Settings,
+    client: httpx.AsyncClient,
+    force: bool = False,
+) -> PollOutcome:
+    """Poll one source once; failures are recorded on the source, never raised."""
+    source = await _lease(sessions, source_id, settings.job_timeout_seconds, force)
+    if source is None:
+        return PollOutcome(source_id, ok=False, skipped="not due, paused or being polled")
+    try:
+        connector = get_connector(source.kind)
+        config = open_config(connector.config_model, source.config, key=settings.secret_bytes())
+        result = await connector.fetch(client=client, config=config, cursor=dict(source.cursor))
+    except Exception as exc:  # one source's failure must never stop the others
+        return await _record_failure(sessions, source, exc, settings)
+
+    now = utcnow()
+    async with sessions() as session, session.begin():
+        report = await ingest_mentions(session, result.items, source_id=source.id)
+        for rejected in result.rejected:
+            await quarantine_item(
+                session,
+                source_id=source.id,
+                stage="normalize",
+                payload=rejected.raw,
+                error=rejected.reason,
+                external_id=rejected.external_id,
+            )
+        await session.execute(
+            update(Source)
+            .where(Source.id == source.id)
+            .values(
+                cursor=result.cursor,
+                last_polled_at=now,
+                last_success_at=now,
+                last_error=None,
+                consecutive_failures=0,
+                next_poll_at=now + timedelta(seconds=source.poll_interval_seconds),
+                poll_lease_until=None,
+                total_polls=Source.total_polls + 1,
+            )
+            .execution_options(synchronize_session=False)
+        )
+    log.info("polled source %s: %s", source.id, report.counts())
+    return PollOutcome(source.id, ok=True, report=report)
+
+
+async def _record_failure(
+    sessions: async_sessionmaker[AsyncSession],
+    source: Source,
+    exc: BaseException,
+    settings: Settings,
+) -> PollOutcome:
+    message = describe_error(exc)
+    failures = source.consecutive_failures + 1
+    now = utcnow()
+    delay = backoff_delay(failures, source.poll_interval_seconds)
+    # Any refusal that says how long to wait (429 Retry-After, Stack Exchange's backoff) wins.
+    retry_after = getattr(exc, "retry_after", None)
+    if isinstance(exc, FetchError) and retry_after:
+        delay = max(delay, timedelta(seconds=float(retry_after)))
+    values: dict[str, object] = {
+        "last_polled_at": now,
+        "last_error": message,
+        "consecutive_failures": failures,
+        "next_poll_at": now + delay,
+        "poll_lease_until": None,
+        "total_polls": Source.total_polls + 1,
+    }
+    if failures >= settings.max_consecutive_failures:
+        values["paused_reason"] = f"paused after {failures} failed polls in a row; last: {message}"
+    async with sessions() as session, session.begin():
+        await session.execute(
+            update(Source)
+            .where(Source.id == source.id)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+    log.warning("poll of source %s failed (%s in a row): %s", source.id, failures, message)
+    return PollOutcome(source.id, ok=False, error=message)

@@ -1,0 +1,208 @@
+"""Managing sources: what to listen to, how often, and how each one is doing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from connectors.registry import UnknownKind, get_connector
+from listener.kit import describe_validation_error
+from listener.models import Mention, QuarantinedItem, Source, utcnow
+from listener.sources.credentials import open_config, seal_config, secret_fields
+
+
+class SourceError(ValueError):
+    """A source request that cannot be honoured; the message names the field."""
+
+
+class SourceNotFound(LookupError):
+    """No source with that id."""
+
+
+def validate_config(kind: str, config: dict[str, Any]) -> Any:
+    """The connector's config model for `config`; SourceError names the bad field."""
+    try:
+        connector = get_connector(kind)
+    except UnknownKind as exc:
+        raise SourceError(f"kind: {exc}") from exc
+    try:
+        return connector.config_model.model_validate(config)
+    except ValidationError as exc:
+        raise SourceError(f"config: {describe_validation_error(exc)}") from exc
+
+
+def _env_refs(kind: str, config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Split `{"field": {"env": "VAR"}}` credential references from literal values."""
+    model = get_connector(kind).config_model
+    refs: dict[str, str] = {}
+    literal = dict(config)
+    for name in secret_fields(model):
+        value = literal.get(name)
+        if isinstance(value, dict) and set(value) == {"env"}:
+            refs[name] = str(value["env"])
+            literal[name] = "from-environment"
+    return literal, refs
+
+
+async def create_source(
+    session: AsyncSession,
+    *,
+    kind: str,
+    name: str,
+    config: dict[str, Any],
+    key: bytes,
+    poll_interval_seconds: int = 300,
+) -> Source:
+    """Add a source; it is polled on the next tick."""
+    literal, refs = _env_refs(kind, config) if _known(kind) else (config, {})
+    model = validate_config(kind, literal)
+    source = Source(
+        kind=kind.lower(),
+        name=name,
+        config=seal_config(model, key=key, env_refs=refs),
+        cursor={},
+        enabled=True,
+        poll_interval_seconds=poll_interval_seconds,
+        next_poll_at=utcnow(),
+    )
+    session.add(source)
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError as exc:
+        raise SourceError(f"name: a source called {name!r} exists already") from exc
+    return source
+
+
+def _known(kind: str) -> bool:
+    try:
+        get_connector(kind)
+    except UnknownKind:
+        return False
+    return True
+
+
+async def get_source(session: AsyncSession, *, source_id: int) -> Source:
+    """The source with `source_id`."""
+    source = await session.get(Source, source_id)
+    if source is None:
+        raise SourceNotFound(f"source {source_id} does not exist")
+    return source
+
+
+async def update_source(
+    session: AsyncSession,
+    *,
+    source_id: int,
+    key: bytes,
+    name: str | None = None,
+    config: dict[str, Any] | None = None,
+    poll_interval_seconds: int | None = None,
+) -> Source:
+    """Change a source; an edit also lifts an automatic pause, as staff fixed something."""
+    source = await get_source(session, source_id=source_id)
+    if name is not None:
+        source.name = name
+    if config is not None:
+        current = open_config(get_connector(source.kind).config_model, source.config, key=key)
+        merged = current.model_dump() | {
+            k: v
+            for k, v in config.items()
+            if v != "********"  # masked values mean "keep"
+        }
+        literal, refs = _env_refs(source.kind, merged)
+        source.config = seal_config(validate_config(source.kind, literal), key=key, env_refs=refs)
+        source.cursor = {}
+    if poll_interval_seconds is not None:
+        source.poll_interval_seconds = poll_interval_seconds
+    resume(source)
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError as exc:
+        raise SourceError(f"name: a source called {name!r} exists already") from exc
+    return source
+
+
+def pause(source: Source, reason: str) -> None:
+    """Stop polling `source` until it is resumed."""
+    source.enabled = False
+    source.paused_reason = reason
+
+
+def resume(source: Source) -> None:
+    """Poll `source` again from now on, forgetting past failures."""
+    source.enabled = True
+    source.paused_reason = None
+    source.consecutive_failures = 0
+    source.next_poll_at = utcnow()
+
+
+@dataclass(frozen=True)
+class SourceStatus:
+    """A source with its counts."""
+
+    source: Source
+    mentions: int
+    quarantined: int
+    last_mention_at: datetime | None
+
+
+async def source_statuses(
+    session: AsyncSession, *, source_id: int | None = None
+) -> list[SourceStatus]:
+    """Every source (or one) with how many mentions and quarantined items it produced."""
+    mention_counts = (
+        select(
+            Mention.source_id,
+            func.count(Mention.id).label("mentions"),
+            func.max(Mention.created_at).label("last_at"),
+        )
+        .group_by(Mention.source_id)
+        .subquery()
+    )
+    quarantine_counts = (
+        select(QuarantinedItem.source_id, func.count(QuarantinedItem.id).label("quarantined"))
+        .group_by(QuarantinedItem.source_id)
+        .subquery()
+    )
+    stmt = (
+        select(
+            Source,
+            mention_counts.c.mentions,
+            mention_counts.c.last_at,
+            quarantine_counts.c.quarantined,
+        )
+        .outerjoin(mention_counts, mention_counts.c.source_id == Source.id)
+        .outerjoin(quarantine_counts, quarantine_counts.c.source_id == Source.id)
+        .order_by(Source.id)
+    )
+    if source_id is not None:
+        stmt = stmt.where(Source.id == source_id)
+    rows = (await session.execute(stmt)).all()
+    if source_id is not None and not rows:
+        raise SourceNotFound(f"source {source_id} does not exist")
+    # SQLite hands back MAX() of a timestamp as text; the column type is lost in aggregation.
+    return [
+        SourceStatus(
+            source=s,
+            mentions=m or 0,
+            quarantined=q or 0,
+            last_mention_at=_as_datetime(last),
+        )
+        for s, m, last, q in rows
+    ]
+
+
+def _as_datetime(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

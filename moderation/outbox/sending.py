@@ -1,0 +1,394 @@
+"""Sending outbox rows to the platforms, exactly once even when a worker dies halfway.
+
+- **Claim**: a compare-and-swap moves a due row (scheduled, or failed with a retry due) or a
+  stale one (`sending` whose lease ran out: its worker died) to `sending`, with a lease and the
+  attempt number as a fencing token. A stale row's earlier attempt may have reached the
+  platform, so its outcome is *unknown* (`unsure_since`).
+- **Before a resend after an unknown outcome**: Mastodon gets the same `Idempotency-Key` (it
+  keeps keys for an hour and answers a repeat with the status it made); elsewhere the thread
+  is searched for our reply; a new post has no thread to search, so a person decides.
+- **Record**: sent or failed, only if the row is still at our attempt. A retryable failure
+  gets its next try on a schedule; the platform's own wait (429 Retry-After) wins.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from pydantic import BaseModel
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from connectors.base import WriteAction
+from connectors.http import describe_error
+from connectors.registry import UnknownKind, get_connector
+from connectors.writes import (
+    OutcomeUnknown,
+    PostRef,
+    RuleViolation,
+    WriteError,
+    Writer,
+    WriteRequest,
+    WriteResult,
+    find_own_reply,
+    writer_for,
+)
+from listener.models import Author, Mention, OutboxKind, OutboxMessage, Source, utcnow
+from listener.settings import Settings
+from listener.sources.credentials import CredentialError, open_config
+from moderation.outbox import responses
+from moderation.outbox.service import OutboxStatus, outbox_state
+from moderation.queue import audit
+
+log = logging.getLogger(__name__)
+
+S = OutboxStatus
+# Waits before the next try, by attempt; the last one repeats.
+RETRY_DELAYS = (30, 120, 600, 1800, 3600, 3 * 3600)
+# Mastodon keeps idempotency keys for one hour; resend with the key only well inside that.
+KEY_TRUST = timedelta(minutes=50)
+_LEASE_MARGIN = 5
+
+
+class NeedsPerson(WriteError):
+    """An earlier attempt may have posted this and there is no thread to check: a person looks."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What one delivery attempt did."""
+
+    outbox_id: int
+    status: str
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class _Claim:
+    outbox_id: int
+    attempt: int
+    started_at: datetime
+    unsure_since: datetime | None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything a send needs, read from the database."""
+
+    writer: Writer
+    config: BaseModel
+    request: WriteRequest
+    platform: str
+
+
+async def due_outbox(
+    session: AsyncSession, *, now: datetime | None = None, limit: int = 100
+) -> list[tuple[int, int]]:
+    """(id, attempts) of rows whose send is due, and of rows whose worker died while sending."""
+    now = now or utcnow()
+    due = and_(
+        OutboxMessage.status.in_([S.SCHEDULED.value, S.FAILED.value]),
+        OutboxMessage.scheduled_at <= now,
+    )
+    stale = and_(OutboxMessage.status == S.SENDING.value, OutboxMessage.lease_until < now)
+    rows = await session.execute(
+        select(OutboxMessage.id, OutboxMessage.attempts)
+        .where(or_(due, stale))
+        .order_by(OutboxMessage.scheduled_at)
+        .limit(limit)
+    )
+    return [(row.id, row.attempts) for row in rows]
+
+
+async def plan_for(session: AsyncSession, *, row: OutboxMessage, settings: Settings) -> Plan:
+    """The writer, its config and the request for a row; RuleViolation if it cannot be sent."""
+    source = await session.get(Source, row.source_id) if row.source_id is not None else None
+    writer, config = writer_and_config(source, settings)
+    assert source is not None
+    target = None
+    if row.kind == OutboxKind.REPLY.value:
+        target = await _target(session, row)
+    request = WriteRequest(
+        action=WriteAction.REPLY if target is not None else WriteAction.POST,
+        text=row.body,
+        idempotency_key=row.idempotency_key,
+        target=target,
+        title=row.title,
+        language=row.language,
+    )
+    return Plan(writer, config, request, source.kind)
+
+
+def writer_and_config(source: Source | None, settings: Settings) -> tuple[Writer, BaseModel]:
+    """The source's connector as a writer, with its credentials opened."""
+    if source is None:
+        raise RuleViolation("the source to write through was deleted", "source_id")
+    try:
+        writer = writer_for(get_connector(source.kind))
+    except UnknownKind:
+        writer = None
+    if writer is None:
+        raise RuleViolation(f"{source.kind} cannot write through its API", "source_id")
+    try:
+        config = open_config(writer.config_model, source.config, key=settings.secret_bytes())
+    except (CredentialError, ValueError) as exc:
+        raise RuleViolation(f"the source's credentials cannot be read: {exc}", "config") from exc
+    return writer, config
+
+
+async def _target(session: AsyncSession, row: OutboxMessage) -> PostRef:
+    mention = await session.get(Mention, row.mention_id) if row.mention_id is not None else None
+    if mention is None:
+        raise RuleViolation("the mention to answer was deleted", "mention_id")
+    author = await session.get(Author, mention.author_id) if mention.author_id else None
+    return post_ref(mention, author, writing_source_id=row.source_id)
+
+
+def post_ref(mention: Mention, author: Author | None, *, writing_source_id: int | None) -> PostRef:
+    """How connectors see a stored mention."""
+    raw: dict[str, Any] = dict(mention.raw or {})
+    # An API id in the payload is only valid for the account that fetched it (Mastodon ids are
+    # local to one instance); through another source the connector resolves it afresh.
+    raw_id = raw.get("id") if mention.source_id == writing_source_id else None
+    return PostRef(
+        external_id=mention.external_id,
+        url=mention.url,
+        platform_id=str(raw_id) if isinstance(raw_id, str | int) else None,
+        author_handle=author.handle if author is not None else None,
+        thread_external_id=mention.thread_external_id,
+        raw=raw,
+    )
+
+
+async def preflight(
+    session: AsyncSession, *, row: OutboxMessage, settings: Settings, client: httpx.AsyncClient
+) -> WriteRequest:
+    """Check the row against the platform's rules now, before staff schedule it."""
+    plan = await plan_for(session, row=row, settings=settings)
+    return await plan.writer.check(client=client, config=plan.config, request=plan.request)
+
+
+async def _claim(
+    sessions: async_sessionmaker[AsyncSession], outbox_id: int, settings: Settings
+) -> _Claim | None:
+    now = utcnow()
+    async with sessions() as session, session.begin():
+        row = await session.get(OutboxMessage, outbox_id)
+        if row is None:
+            return None
+        stale = row.status == S.SENDING.value and row.lease_until is not None
+        stale = stale and row.lease_until is not None and row.lease_until < now
+        due = row.status in (S.SCHEDULED.value, S.FAILED.value) and row.scheduled_at is not None
+        due = due and row.scheduled_at is not None and row.scheduled_at <= now
+        if not (stale or due):
+            return None
+        # A worker died while sending: what it sent may have arrived.
+        unsure = row.unsure_since or (row.last_attempt_at if stale else None)
+        attempt = row.attempts + 1
+        lease = now + timedelta(seconds=settings.job_timeout_seconds + _LEASE_MARGIN)
+        taken = await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == outbox_id, OutboxMessage.version == row.version)
+            .values(
+                status=S.SENDING.value,
+                attempts=attempt,
+                lease_until=lease,
+                last_attempt_at=now,
+                unsure_since=unsure,
+                version=OutboxMessage.version + 1,
+                updated_at=now,
+            )
+            .returning(OutboxMessage.id)
+            .execution_options(synchronize_session=False)
+        )
+        if taken.scalar_one_or_none() is None:
+            return None  # another worker or an undo got there first
+        before = outbox_state(row)
+        await session.refresh(row)
+        audit.record(
+            session,
+            action="outbox.sending",
+            actor=None,
+            mention_id=row.mention_id,
+            entity="outbox",
+            entity_id=row.id,
+            before=before,
+            after=outbox_state(row) | {"unsure_since": unsure.isoformat() if unsure else None},
+        )
+    return _Claim(outbox_id, attempt, now, unsure)
+
+
+async def deliver(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    outbox_id: int,
+    settings: Settings,
+    client: httpx.AsyncClient,
+) -> Delivery:
+    """Send one outbox row if it is due (or its worker died); record what happened."""
+    claim = await _claim(sessions, outbox_id, settings)
+    if claim is None:
+        return Delivery(outbox_id, "skipped", "not due, undone, or being sent")
+    try:
+        async with sessions() as session:
+            row = await session.get(OutboxMessage, outbox_id)
+            assert row is not None
+            plan = await plan_for(session, row=row, settings=settings)
+        request = await plan.writer.check(client=client, config=plan.config, request=plan.request)
+        result = await _settle_unknown(plan, request, claim, client)
+        if result is None:
+            send = plan.writer.reply if request.target is not None else plan.writer.post
+            result = await send(client=client, config=plan.config, request=request)
+    except WriteError as exc:
+        return await _record_failure(sessions, claim, exc, settings)
+    except Exception as exc:  # a bug or an unforeseen answer: the post may exist, so be unsure
+        log.exception("sending outbox row %s failed unexpectedly", outbox_id)
+        return await _record_failure(sessions, claim, OutcomeUnknown(describe_error(exc)), settings)
+    return await _record_sent(sessions, claim, result)
+
+
+async def _settle_unknown(
+    plan: Plan, request: WriteRequest, claim: _Claim, client: httpx.AsyncClient
+) -> WriteResult | None:
+    """After an unknown outcome: our earlier post if it exists, None when sending is safe."""
+    if claim.unsure_since is None:
+        return None
+    if plan.writer.honours_idempotency_key and claim.unsure_since > utcnow() - KEY_TRUST:
+        return None  # the platform itself drops the repeat
+    if request.target is None:
+        raise NeedsPerson(
+            f"an earlier attempt may have posted this on {plan.platform}; look there, then "
+            "retry or cancel"
+        )
+    try:
+        return await find_own_reply(
+            plan.writer,
+            client=client,
+            config=plan.config,
+            request=request,
+            since=claim.unsure_since,
+        )
+    except WriteError:
+        raise
+    except Exception as exc:
+        raise OutcomeUnknown(
+            f"cannot check the thread for our reply: {describe_error(exc)}"
+        ) from exc
+
+
+async def _finish(
+    session: AsyncSession, claim: _Claim, to: OutboxStatus, values: dict[str, Any]
+) -> OutboxMessage | None:
+    """Move our claimed row on, unless another worker took it over meanwhile."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id == claim.outbox_id,
+            OutboxMessage.status == S.SENDING.value,
+            OutboxMessage.attempts == claim.attempt,
+        )
+        .values(
+            status=to.value,
+            lease_until=None,
+            version=OutboxMessage.version + 1,
+            updated_at=utcnow(),
+            **values,
+        )
+        .returning(OutboxMessage.id)
+        .execution_options(synchronize_session=False)
+    )
+    if result.scalar_one_or_none() is None:
+        log.warning("outbox row %s was taken over before attempt %s ended", *_ids(claim))
+        return None
+    return await session.get(OutboxMessage, claim.outbox_id, populate_existing=True)
+
+
+def _ids(claim: _Claim) -> tuple[int, int]:
+    return claim.outbox_id, claim.attempt
+
+
+async def _record_sent(
+    sessions: async_sessionmaker[AsyncSession], claim: _Claim, result: WriteResult
+) -> Delivery:
+    now = utcnow()
+    async with sessions() as session, session.begin():
+        row = await _finish(
+            session,
+            claim,
+            S.SENT,
+            {
+                "sent_at": now,
+                "external_id": result.external_id[:512],
+                "platform_id": result.platform_id[:512],
+                "url": result.url,
+                "platform_raw": dict(result.raw),
+                "unsure_since": None,
+                "last_error": None,
+                "scheduled_at": None,
+            },
+        )
+        if row is None:
+            return Delivery(claim.outbox_id, "taken over")
+        audit.record(
+            session,
+            action="outbox.sent",
+            actor=None,
+            mention_id=row.mention_id,
+            entity="outbox",
+            entity_id=row.id,
+            after=outbox_state(row) | {"external_id": row.external_id, "url": row.url},
+        )
+        if row.mention_id is not None:
+            await responses.record_response(
+                session,
+                mention_id=row.mention_id,
+                kind="reply",
+                responded_at=now,
+                actor=None,
+                outbox_id=row.id,
+                url=row.url,
+            )
+    return Delivery(claim.outbox_id, S.SENT.value, result.url)
+
+
+def _next_try(attempt: int, exc: WriteError, now: datetime) -> datetime:
+    delay = float(RETRY_DELAYS[min(attempt, len(RETRY_DELAYS)) - 1])
+    return now + timedelta(seconds=max(delay, exc.retry_after or 0.0))
+
+
+async def _record_failure(
+    sessions: async_sessionmaker[AsyncSession],
+    claim: _Claim,
+    exc: WriteError,
+    settings: Settings,
+) -> Delivery:
+    now = utcnow()
+    unsure = claim.unsure_since
+    if isinstance(exc, OutcomeUnknown):
+        unsure = unsure or claim.started_at
+    retry = exc.retryable and claim.attempt < settings.outbox_max_attempts
+    message = f"{type(exc).__name__}: {exc}"[:2000]
+    values = {
+        "last_error": message,
+        "unsure_since": unsure,
+        "scheduled_at": _next_try(claim.attempt, exc, now) if retry else None,
+    }
+    async with sessions() as session, session.begin():
+        row = await _finish(session, claim, S.FAILED, values)
+        if row is None:
+            return Delivery(claim.outbox_id, "taken over")
+        audit.record(
+            session,
+            action="outbox.failed",
+            actor=None,
+            mention_id=row.mention_id,
+            entity="outbox",
+            entity_id=row.id,
+            after=outbox_state(row) | {"error": message, "will_retry": retry},
+        )
+    log.warning("outbox row %s attempt %s failed: %s", claim.outbox_id, claim.attempt, message)
+    return Delivery(claim.outbox_id, S.FAILED.value, message)
