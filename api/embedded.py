@@ -1,78 +1,154 @@
-"""The embedded mode's scheduler: runs due polls inside `luister serve`, no Redis needed."""
+"""The embedded mode's scheduler: the declared background jobs, run inside `luister serve`.
+
+Without Redis, the API process runs the same jobs the arq workers would, on the same
+wall-clock schedule. Work a job hands on (`ctx["redis"].enqueue_job(...)`) runs here as an
+asyncio task instead of going to Redis; a job id already running is not started twice, as in
+arq.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from listener.jobs import JobContext, JobList, Periodic
 from listener.settings import Settings
-from listener.sources.polling import due_source_ids, make_client, poll_source
+from listener.sources.polling import make_client
 
 log = logging.getLogger(__name__)
 
-#: Work a higher layer adds to every tick (the outbox, say), given by the composition root.
-Tick = Callable[[async_sessionmaker[AsyncSession], Settings, httpx.AsyncClient], Awaitable[object]]
+
+class InProcessQueue:
+    """arq's `enqueue_job`, run in this process with bounded concurrency."""
+
+    def __init__(self, runner: EmbeddedRunner, limit: int) -> None:
+        self._runner = runner
+        self._limit = asyncio.Semaphore(limit)
+        self._running: dict[str, asyncio.Task[Any]] = {}
+
+    async def enqueue_job(
+        self, function: str, *args: Any, _job_id: str | None = None, **_options: Any
+    ) -> asyncio.Task[Any] | None:
+        """Start `function(ctx, *args)` now; None when a job with the same id is running."""
+        task_spec = self._runner.jobs.task(function)
+        key = _job_id or f"{function}:{id(args)}"
+        if key in self._running:
+            return None
+        timeout = task_spec.timeout(self._runner.settings)
+
+        async def _run() -> Any:
+            async with self._limit:
+                return await asyncio.wait_for(
+                    task_spec.function(self._runner.context(), *args), timeout
+                )
+
+        task = asyncio.create_task(_run(), name=f"luister-{key}")
+        self._running[key] = task
+        task.add_done_callback(lambda done: self._finished(key, done))
+        return task
+
+    def _finished(self, key: str, task: asyncio.Task[Any]) -> None:
+        self._running.pop(key, None)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background job %s failed", key, exc_info=task.exception())
+
+    async def drain(self) -> None:
+        """Wait until no enqueued job is running."""
+        while self._running:
+            await asyncio.gather(*list(self._running.values()), return_exceptions=True)
+
+    async def cancel(self) -> None:
+        """Cancel the running jobs (each commits nothing half-done; the sweeps resume them)."""
+        tasks = list(self._running.values())
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
 
 
-class InProcessRunner:
-    """Every tick, poll the sources that are due, a few at a time."""
+class EmbeddedRunner:
+    """Runs the declared periodic jobs on their schedule and the work they enqueue."""
 
     def __init__(
-        self,
-        sessions: async_sessionmaker[AsyncSession],
-        settings: Settings,
-        extra_ticks: Sequence[Tick] = (),
+        self, sessions: async_sessionmaker[AsyncSession], settings: Settings, jobs: JobList
     ) -> None:
         self.sessions = sessions
         self.settings = settings
-        self.extra_ticks = list(extra_ticks)
-        self._task: asyncio.Task[None] | None = None
-        self._running: set[asyncio.Task[object]] = set()
+        self.jobs = jobs
+        self.client: httpx.AsyncClient | None = None
+        self.queue = InProcessQueue(self, limit=settings.poll_concurrency * 2)
+        self._loop: asyncio.Task[None] | None = None
+        self._periodic: dict[str, asyncio.Task[Any]] = {}
 
-    async def tick(self) -> int:
-        """Start polls for the due sources that are not already being polled; return how many."""
-        async with self.sessions() as session:
-            due = await due_source_ids(session, limit=self.settings.poll_concurrency * 4)
-        limit = asyncio.Semaphore(self.settings.poll_concurrency)
+    def context(self) -> JobContext:
+        """What every job is given: the same keys an arq worker's context has."""
+        return {
+            "sessions": self.sessions,
+            "settings": self.settings,
+            "client": self.client,
+            "redis": self.queue,
+        }
 
-        async def _one(source_id: int) -> None:
-            async with limit:
-                await poll_source(
-                    self.sessions, source_id=source_id, settings=self.settings, client=self._client
-                )
+    async def run_now(self, name: str) -> Any:
+        """Run the periodic job `name` once and wait for the work it enqueued; its result."""
+        [job] = [p for p in self.jobs.periodic if p.name == name]
+        result = await asyncio.wait_for(job.function(self.context()), job.timeout(self.settings))
+        await self.queue.drain()
+        return result
 
-        await asyncio.gather(*(_one(i) for i in due))
-        for extra in self.extra_ticks:
+    def _start(self, job: Periodic) -> None:
+        running = self._periodic.get(job.name)
+        if running is not None and not running.done():
+            return  # the last run is still going: skip this one, as a cron would not overlap
+
+        async def _run() -> None:
             try:
-                await extra(self.sessions, self.settings, self._client)
-            except Exception:  # one failing kind of work must not stop the polls
-                log.exception("in-process tick %s failed", getattr(extra, "__name__", extra))
-        return len(due)
+                await asyncio.wait_for(job.function(self.context()), job.timeout(self.settings))
+            except Exception:  # one failing job must not stop the others
+                log.exception("background job %s failed", job.name)
 
-    async def _loop(self) -> None:
+        self._periodic[job.name] = asyncio.create_task(_run(), name=f"luister-{job.name}")
+
+    async def _forever(self) -> None:
         async with make_client(self.settings) as client:
-            self._client = client
+            self.client = client
+            for job in self.jobs.periodic:
+                if job.run_at_startup:
+                    self._start(job)
+            last = datetime.now(UTC).replace(microsecond=0)
             while True:
-                try:
-                    await self.tick()
-                except Exception:  # the scheduler must outlive any one bad tick
-                    log.exception("in-process poll tick failed")
-                await asyncio.sleep(self.settings.poll_tick_seconds)
+                now = datetime.now(UTC)
+                await asyncio.sleep(1 - now.microsecond / 1_000_000)
+                now = datetime.now(UTC).replace(microsecond=0)
+                # Every second since the last check, so a slow loop misses no scheduled run.
+                moment = last + timedelta(seconds=1)
+                while moment <= now:
+                    for job in self.jobs.periodic:
+                        if job.due_at(moment):
+                            self._start(job)
+                    moment += timedelta(seconds=1)
+                last = now
 
     def start(self) -> None:
-        """Begin ticking in the background."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._loop(), name="luister-runner")
+        """Begin running the schedule in the background."""
+        if self._loop is None:
+            self._loop = asyncio.create_task(self._forever(), name="luister-embedded")
 
     async def stop(self) -> None:
-        """Stop ticking; polls in flight are cancelled and, having committed nothing, re-run."""
-        if self._task is not None:
-            self._task.cancel()
+        """Stop the schedule and cancel the jobs in flight (committed work stays, sweeps resume)."""
+        tasks = [*self._periodic.values(), *([self._loop] if self._loop else [])]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+                await task
+        await self.queue.cancel()
+        self._loop = None
+        self._periodic.clear()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from listener.reactions import SESSION_KEY, Reactions
 from listener.settings import Settings
 
 
@@ -42,9 +43,22 @@ def engine_from_settings(settings: Settings) -> AsyncEngine:
     return make_engine(settings.database_url)
 
 
-def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """Sessions that keep loaded objects usable after commit."""
-    return async_sessionmaker(engine, expire_on_commit=False)
+def make_sessionmaker(
+    engine: AsyncEngine,
+    *,
+    reactions: Reactions | None = None,
+    info: Mapping[str, object] | None = None,
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions that keep loaded objects usable after commit and carry `reactions`.
+
+    Ingest and re-tagging run the reactions of the session they are given; a factory built
+    without them stores mentions and nothing else happens (migrations, benchmarks of storage).
+    `info` carries the rest of what the wiring configured for every unit of work.
+    """
+    carried: dict[str, object] = dict(info or {})
+    if reactions is not None:
+        carried[SESSION_KEY] = reactions
+    return async_sessionmaker(engine, expire_on_commit=False, info=carried)
 
 
 @asynccontextmanager

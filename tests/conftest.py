@@ -8,6 +8,7 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -16,7 +17,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from listener import migrate
-from listener.db import make_engine, make_sessionmaker
+from listener.db import make_engine
 from listener.models import Base, Role, Scope
 from listener.settings import Settings
 
@@ -98,9 +99,11 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 
 
 @pytest.fixture
-def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """A session factory on the test database."""
-    return make_sessionmaker(engine)
+def sessions(engine: AsyncEngine, settings: Settings) -> async_sessionmaker[AsyncSession]:
+    """A session factory on the test database, wired as every way in wires it."""
+    from api.wiring import session_factory
+
+    return session_factory(settings, engine)
 
 
 @pytest.fixture
@@ -180,3 +183,120 @@ def redis_url() -> Iterator[str]:
         _missing_service("Redis", "LUISTER_TEST_REDIS_URL")
     assert REDIS_URL is not None
     yield REDIS_URL
+
+
+# -- backends: which suites ran, and under CI=true none may be skipped or empty ------------------
+
+SERVICE_BACKENDS = ("postgresql", "redis")
+BACKEND_PARAMS = ("database_url", "kind")
+
+
+def backends_of(item: pytest.Item) -> list[str]:
+    """The backends a test runs on: its database parameter, and redis when it needs Redis."""
+    found: list[str] = []
+    callspec = getattr(item, "callspec", None)
+    params = callspec.params if callspec is not None else {}
+    for name in BACKEND_PARAMS:
+        if params.get(name) in ("sqlite", "postgresql"):
+            found.append(params[name])
+    if item.get_closest_marker("postgres") and "postgresql" not in found:
+        found.append("postgresql")
+    if item.get_closest_marker("redis") or "redis_url" in getattr(item, "fixturenames", ()):
+        found.append("redis")
+    return found or ["none"]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect tests marked for another backend; label each test with its backends."""
+    kept, dropped = [], []
+    for item in items:
+        backends = backends_of(item)
+        wanted = item.get_closest_marker("backend")
+        if wanted is not None and not set(wanted.args) & set(backends):
+            dropped.append(item)
+            continue
+        # user_properties travel with reports to the xdist controller, which does the counting.
+        item.user_properties.append(("backends", ",".join(backends)))
+        kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+@dataclass
+class BackendTally:
+    """Outcome per test id, worst outcome wins (failed > skipped > passed)."""
+
+    outcomes: dict[str, dict[str, str]]
+
+    def record(self, report: pytest.TestReport) -> None:
+        backends = dict(report.user_properties).get("backends")
+        if not isinstance(backends, str):
+            return
+        if report.failed:
+            outcome = "failed"
+        elif report.skipped:
+            outcome = "skipped"
+        elif report.when == "call":
+            outcome = "passed"
+        else:
+            return
+        rank = {"passed": 0, "skipped": 1, "failed": 2}
+        for backend in backends.split(","):
+            seen = self.outcomes.setdefault(backend, {})
+            if rank[outcome] >= rank.get(seen.get(report.nodeid, "passed"), 0):
+                seen[report.nodeid] = outcome
+
+    def counts(self, backend: str) -> dict[str, int]:
+        values = list(self.outcomes.get(backend, {}).values())
+        return {k: values.count(k) for k in ("passed", "failed", "skipped")}
+
+    def problems(self, *, full_run: bool) -> list[str]:
+        """Why a CI run must fail: a service suite skipped anything, or ran nothing."""
+        found = []
+        for backend in SERVICE_BACKENDS:
+            counts = self.counts(backend)
+            if counts["skipped"]:
+                found.append(f"{counts['skipped']} {backend} test(s) skipped")
+            if counts["passed"] + counts["failed"] == 0 and (full_run or backend in self.outcomes):
+                found.append(f"no {backend} test ran")
+        return found
+
+
+_TALLY = BackendTally(outcomes={})
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Count outcomes per backend (on the xdist controller, reports of every worker arrive)."""
+    _TALLY.record(report)
+
+
+def _is_full_run(config: pytest.Config) -> bool:
+    return not config.option.file_or_dir and not config.option.keyword
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Under CI=true a skipped or empty PostgreSQL or Redis suite fails the run."""
+    if hasattr(session.config, "workerinput") or not IN_CI:
+        return
+    if _TALLY.problems(full_run=_is_full_run(session.config)) and exitstatus in (0, 5):
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """Print how many tests ran on each backend, and why CI fails when a service suite did not."""
+    if hasattr(config, "workerinput"):
+        return
+    terminalreporter.section("tests per backend")
+    for backend in ("sqlite", *SERVICE_BACKENDS, "none"):
+        counts = _TALLY.counts(backend)
+        terminalreporter.write_line(
+            f"{backend}: {counts['passed']} passed, {counts['failed']} failed, "
+            f"{counts['skipped']} skipped"
+        )
+    problems = _TALLY.problems(full_run=_is_full_run(config))
+    if IN_CI and problems:
+        terminalreporter.write_line(
+            "CI=true: the PostgreSQL and Redis suites must run in full: " + "; ".join(problems),
+            red=True,
+        )

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from contextlib import asynccontextmanager
 from typing import Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from listener.db import engine_from_settings, make_sessionmaker
+from api.wiring import session_factory
+from listener.db import engine_from_settings
 from listener.settings import Settings, SettingsError, get_settings
 
 T = TypeVar("T")
@@ -47,13 +49,20 @@ def stdout_is_tty() -> bool:
     return sys.stderr.isatty()
 
 
+@asynccontextmanager
+async def wired_sessions(settings: Settings) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Sessions on the configured database, wired as in every way in; the engine closes after."""
+    engine = engine_from_settings(settings)
+    try:
+        yield session_factory(settings, engine)
+    finally:
+        await engine.dispose()
+
+
 async def in_session(
     work: Callable[[AsyncSession], Awaitable[T]], *, settings: Settings | None = None
 ) -> T:
     """Run `work` in one transaction on the configured database, then close the engine."""
-    engine = engine_from_settings(settings or load_settings())
-    try:
-        async with make_sessionmaker(engine)() as session, session.begin():
-            return await work(session)
-    finally:
-        await engine.dispose()
+    wired = wired_sessions(settings or load_settings())
+    async with wired as sessions, sessions() as session, session.begin():
+        return await work(session)

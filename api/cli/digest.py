@@ -12,11 +12,11 @@ import typer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.cli.common import EXIT_FAILED, err, fail, in_session, load_settings, run
-from listener.db import engine_from_settings, make_sessionmaker
+from api.cli.common import EXIT_FAILED, err, fail, in_session, load_settings, run, wired_sessions
 from listener.digest import service
 from listener.digest.builder import build_digest
 from listener.digest.delivery import DeliveryReport, deliver_due
+from listener.digest.document import DigestDocument
 from listener.digest.errors import DigestError
 from listener.digest.periods import Period, PeriodError, parse_period
 from listener.digest.query import MentionFilter
@@ -70,11 +70,8 @@ def _period(
 async def _with_sessions(
     settings: Settings, work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]
 ) -> T:
-    engine = engine_from_settings(settings)
-    try:
-        return await work(make_sessionmaker(engine))
-    finally:
-        await engine.dispose()
+    async with wired_sessions(settings) as sessions:
+        return await work(sessions)
 
 
 @digest_app.command("build")
@@ -110,7 +107,7 @@ def build(
     settings = load_settings()
     period = _period(settings, week, first, last, tz)
 
-    async def _build(session: AsyncSession) -> tuple[dict[str, Any], str]:
+    async def _build(session: AsyncSession) -> tuple[DigestDocument, str]:
         filt = MentionFilter.of(topics=topic or [], sources=source or [], languages=language or [])
         chosen = None
         if recipient_list is not None:
@@ -125,7 +122,7 @@ def build(
                 filt=filt,
                 actor=CLI_ACTOR,
             )
-            return digest.data, digest.language
+            return DigestDocument.model_validate(digest.data), digest.language
         if chosen is not None:
             filt, language_used = service.list_filter(chosen), chosen.language
         else:
@@ -150,7 +147,7 @@ def build(
         out.write_text(output, encoding="utf-8")
     err.print(
         f"digest {period.label} ({period.first_day} – {period.last_day}, {period.timezone}): "
-        f"{data['volume']['total']} mentions" + (f", written to {out}" if out else "")
+        f"{data.volume.total} mentions" + (f", written to {out}" if out else "")
     )
 
 

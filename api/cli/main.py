@@ -14,7 +14,15 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.cli.admin import config_app, db_app, tokens_app, users_app
-from api.cli.common import EXIT_BAD_INPUT, err, fail, load_settings, run, stdout_is_tty
+from api.cli.common import (
+    EXIT_BAD_INPUT,
+    err,
+    fail,
+    load_settings,
+    run,
+    stdout_is_tty,
+    wired_sessions,
+)
 from api.cli.digest import digest_app
 from api.cli.nlp import app as nlp_app
 from api.cli.sources import sources_app
@@ -53,18 +61,6 @@ def main(
     ] = False,
 ) -> None:
     """Luister: hear what is said about your organisation and answer well."""
-    _install_reactions()
-
-
-def _install_reactions() -> None:
-    # Mentions stored by any command (import, sources poll) get scored and wake snoozed items.
-    from listener.settings import SettingsError, get_settings
-    from moderation.queue.reactions import install
-
-    try:
-        install(get_settings())
-    except (SettingsError, ValueError):
-        return  # the command itself reports the configuration problem
 
 
 def _serve(settings: Settings) -> None:
@@ -96,24 +92,19 @@ def _lines(stream: BinaryIO) -> Iterator[bytes]:
 def _import(
     settings: Settings, stream: BinaryIO, *, total: int | None, batch_size: int, quiet: bool
 ) -> ImportReport:
-    from listener.db import engine_from_settings, make_sessionmaker
-
     def report_error(error: LineError) -> None:
         if not quiet:
             err.print(f"line {error.line}: {error.reason}", soft_wrap=True, markup=False)
 
     async def _go(on_progress: Callable[[int], None] | None) -> ImportReport:
-        engine = engine_from_settings(settings)
-        try:
+        async with wired_sessions(settings) as sessions:
             return await import_lines(
-                make_sessionmaker(engine),
+                sessions,
                 _lines(stream),
                 batch_size=batch_size,
                 on_progress=on_progress,
                 on_error=report_error,
             )
-        finally:
-            await engine.dispose()
 
     if not stdout_is_tty() or quiet:
         return run(_go(None))

@@ -180,7 +180,8 @@ def evaluate(
     ] = None,
 ) -> None:
     """Print accuracy, macro-F1 and the confusion matrix of sentiment on a labelled file."""
-    from listener.nlp.evaluation import SENTIMENT_LABELS, evaluate_texts, read_labelled_file
+    from listener.nlp.evaluation import evaluate_texts, read_labelled_file
+    from listener.nlp.labels import SENTIMENT_LABELS
     from listener.nlp.tagger import get_tagger
 
     delimiter = "\t" if file_format is FileFormat.tsv else ","

@@ -20,8 +20,8 @@ from api.cli.common import (
     load_settings,
     run,
     stdout_is_tty,
+    wired_sessions,
 )
-from listener.db import engine_from_settings, make_sessionmaker
 from listener.nlp.errors import NlpError, NotEnoughData
 from listener.settings import Settings
 
@@ -58,9 +58,7 @@ def retag(
     code = language.lower() if language else None
 
     async def _go(progress: Progress | None) -> dict[str, int]:
-        engine = engine_from_settings(settings)
-        try:
-            sessions = make_sessionmaker(engine)
+        async with wired_sessions(settings) as sessions:
             on_progress = None
             if progress is not None:
                 async with sessions() as session:
@@ -74,8 +72,6 @@ def retag(
                 sessions, since=start, language=code, batch_size=batch_size, on_progress=on_progress
             )
             return report.to_dict()
-        finally:
-            await engine.dispose()
 
     if stdout_is_tty() and not as_json:
         columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn()]

@@ -10,10 +10,9 @@ from urllib.parse import urlsplit
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.cli.common import EXIT_FAILED, err, fail, in_session, load_settings, run
+from api.cli.common import EXIT_FAILED, err, fail, in_session, load_settings, run, wired_sessions
 from connectors.http import FetchError, describe_error
 from connectors.registry import UnknownKind, get_connector, list_kinds
-from listener.db import engine_from_settings, make_sessionmaker
 from listener.sources import service
 from listener.sources.credentials import masked_config
 from listener.sources.polling import PollOutcome, make_client, poll_source
@@ -166,18 +165,10 @@ def poll(source_id: int) -> None:
     settings = load_settings()
 
     async def _poll() -> PollOutcome:
-        engine = engine_from_settings(settings)
-        try:
-            async with make_client(settings) as client:
-                return await poll_source(
-                    make_sessionmaker(engine),
-                    source_id=source_id,
-                    settings=settings,
-                    client=client,
-                    force=True,
-                )
-        finally:
-            await engine.dispose()
+        async with wired_sessions(settings) as sessions, make_client(settings) as client:
+            return await poll_source(
+                sessions, source_id=source_id, settings=settings, client=client, force=True
+            )
 
     _print_outcome(run(_poll()))
 

@@ -11,13 +11,12 @@ import typer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.cli.common import err, fail, in_session, load_settings, run
-from listener.db import engine_from_settings, make_sessionmaker
+from api.cli.common import err, fail, in_session, load_settings, run, wired_sessions
 from listener.models import QueueItem
 from moderation.queue.audit import AuditFilter, export_csv
 from moderation.queue.priority import PriorityConfig, refresh_priorities, refresh_stale_priorities
 from moderation.queue.sla import WAITING
-from moderation.queue.tasks import TriageRunner
+from moderation.queue.tasks import TriageRunner, triage_sweep
 
 triage_app = typer.Typer(
     help="Triage upkeep: priorities, the sweep, the audit log.", no_args_is_help=True
@@ -59,13 +58,11 @@ def sweep(as_json: JsonOption = False) -> None:
     settings = load_settings()
 
     async def _go() -> dict[str, int]:
-        engine = engine_from_settings(settings)
-        try:
-            runner = TriageRunner(make_sessionmaker(engine), settings)
-            report = await runner.sweep()
-            await runner.drain()
-        finally:
-            await engine.dispose()
+        async with wired_sessions(settings) as sessions:
+            report = await triage_sweep(sessions, settings=settings)
+            runner = TriageRunner(sessions, settings)
+            for job_id in report.orphaned_jobs:
+                await runner.run_now(job_id)
         return {
             "woken": report.woken,
             "rescored": report.refreshed,

@@ -8,7 +8,7 @@ or on two workers at once changes nothing the first run did not.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -20,8 +20,6 @@ from listener.models import utcnow
 from listener.settings import Settings
 
 log = logging.getLogger(__name__)
-
-DIGEST_TICK = timedelta(minutes=1)
 
 
 def hour_floor(moment: datetime) -> datetime:
@@ -62,32 +60,3 @@ async def digest_cron(ctx: dict[str, Any]) -> dict[str, Any]:
 async def alert_cron(ctx: dict[str, Any]) -> dict[str, Any]:
     """arq cron (hourly): the spike check of the hour that just ended."""
     return await alert_tick(ctx["sessions"], settings=ctx["settings"])
-
-
-class ListeningSchedule:
-    """The embedded mode's cadence: digest work every minute, the spike check once an hour.
-
-    An instance is one of the in-process runner's extra ticks; it is called every runner tick
-    and decides itself whether either job is due.
-    """
-
-    def __init__(self) -> None:
-        self._next_digest_tick: datetime | None = None
-        self._checked_hour: datetime | None = None
-
-    async def __call__(
-        self,
-        sessions: async_sessionmaker[AsyncSession],
-        settings: Settings,
-        _client: object = None,
-        *,
-        now: datetime | None = None,
-    ) -> None:
-        """Run whichever of the two jobs is due at `now`."""
-        now = now or utcnow()
-        if self._next_digest_tick is None or now >= self._next_digest_tick:
-            self._next_digest_tick = now + DIGEST_TICK
-            await digest_tick(sessions, settings=settings, now=now)
-        if self._checked_hour != hour_floor(now):
-            self._checked_hour = hour_floor(now)
-            await alert_tick(sessions, settings=settings, now=now)

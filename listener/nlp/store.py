@@ -14,7 +14,6 @@ import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from listener.models import Mention, MentionTopic, NlpModel, Topic
 from listener.nlp.taxonomy import Taxonomy
+from listener.settings import Settings
 
 if TYPE_CHECKING:
     from connectors.items import MentionIn
@@ -36,17 +36,29 @@ NO_TAXONOMY = Taxonomy(topics=(), version="none")
 MentionKey = tuple[int, str]
 
 
-@lru_cache(maxsize=1)
-def configured_languages() -> tuple[tuple[str, ...], float]:
-    """The languages detection chooses among and its threshold, from the settings."""
-    from listener.settings import Settings, SettingsError, get_settings
+#: The key under which a session's `info` holds the process's `LanguageSettings`.
+LANGUAGES_KEY = "luister.nlp.languages"
 
-    try:
-        settings = get_settings()
-    except (SettingsError, ValueError):
-        # The command that loads settings reports the problem; tagging still works.
-        settings = Settings.model_construct()
-    return tuple(settings.nlp_languages or ("en",)), settings.nlp_language_threshold
+
+@dataclass(frozen=True)
+class LanguageSettings:
+    """Which languages detection chooses among, and how sure it must be."""
+
+    languages: tuple[str, ...]
+    threshold: float
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LanguageSettings:
+        """The languages configured in `settings` (English when none are)."""
+        return cls(tuple(settings.nlp_languages or ("en",)), settings.nlp_language_threshold)
+
+
+def language_settings(session: AsyncSession) -> LanguageSettings:
+    """The languages the session's factory was wired with; the defaults for a bare session."""
+    configured = session.info.get(LANGUAGES_KEY)
+    if isinstance(configured, LanguageSettings):
+        return configured
+    return LanguageSettings.from_settings(Settings.model_construct())
 
 
 def topic_terms(keywords: Any) -> dict[str, list[str]]:
@@ -120,10 +132,10 @@ async def load_tagging_state(session: AsyncSession) -> TaggingState:
             select(Topic.id, Topic.name, Topic.description, Topic.keywords).order_by(Topic.name)
         )
     ).all()
-    languages, threshold = configured_languages()
+    configured = language_settings(session)
     settings = NlpSettings(
-        languages=languages,
-        language_threshold=threshold,
+        languages=configured.languages,
+        language_threshold=configured.threshold,
         taxonomy=taxonomy_from_rows((t.name, t.description, t.keywords) for t in topics),
         sentiment_models=await active_models(session),
     )

@@ -86,13 +86,6 @@ async def due_sources(
     return [(row.id, row.poll_lease_until) for row in await session.execute(stmt)]
 
 
-async def due_source_ids(
-    session: AsyncSession, *, now: datetime | None = None, limit: int = 100
-) -> list[int]:
-    """Ids of the sources whose next poll is due and that nobody is polling right now."""
-    return [source_id for source_id, _ in await due_sources(session, now=now, limit=limit)]
-
-
 async def _lease(
     sessions: async_sessionmaker[AsyncSession], source_id: int, seconds: int, force: bool
 ) -> Source | None:

@@ -2,9 +2,9 @@
 
 A worker reads the thread under each recently sent reply or question (Mastodon status context,
 Bluesky post thread, Reddit/Discourse/Lemmy comments, Stack Exchange answers) and ingests what
-it finds as mentions. A hook on every ingest then links replies to our questions as answers
-(ranked high in the queue) and re-opens an answered item when its author replies to our answer,
-whichever poll heard them first.
+it finds as mentions. A reaction to every ingest (wired by `api.wiring`) then links replies to
+our questions as answers (ranked high in the queue) and re-opens an answered item when its
+author replies to our answer, whichever poll heard them first.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from sqlalchemy.orm import aliased
 from connectors.http import describe_error
 from connectors.items import MentionIn
 from connectors.writes import PostRef
-from listener.hooks import MentionsChanged, on_mentions_changed
 from listener.models import (
     Author,
     Mention,
@@ -36,6 +35,7 @@ from listener.models import (
     Status,
     utcnow,
 )
+from listener.reactions import MentionsChanged, MentionsHook
 from listener.settings import Settings
 from listener.sources.ingest import ingest_mentions
 from moderation.outbox.sending import post_ref, writer_and_config
@@ -256,10 +256,10 @@ async def react_to_new_mentions(
             )
 
 
-def install_hooks(settings: Settings) -> None:
-    """Register the ingest hook (called by the composition roots: app, worker)."""
+def followup_reaction(settings: Settings) -> MentionsHook:
+    """The reaction the wiring adds to every ingest: answers linked, answered items re-opened."""
 
-    async def _hook(session: AsyncSession, change: MentionsChanged) -> None:
+    async def _react(session: AsyncSession, change: MentionsChanged) -> None:
         await react_to_new_mentions(session, change, settings=settings)
 
-    on_mentions_changed(HOOK_NAME, _hook)
+    return _react

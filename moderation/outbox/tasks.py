@@ -1,10 +1,9 @@
 """Outbox and follow-up jobs: one set of functions for arq workers and the in-process runner.
 
-Registered from the composition roots (`api.worker` for arq, `api.http.app` for the
-embedded runner), since the listener layer may not import moderation. Sending is keyed by
-the outbox row and its attempt (`<queue>:outbox:<id>:<attempts>`); a sweep every few seconds
-enqueues what is due, including rows whose worker died mid-send, so Redis losing a job loses
-nothing.
+Declared once in `api.wiring`, from which both arq and the embedded runner are built. Sending is
+keyed by the outbox row and its attempt (`<queue>:outbox:<id>:<attempts>`); a sweep every few
+seconds enqueues what is due, including rows whose worker died mid-send, so Redis losing a job
+loses nothing.
 """
 
 from __future__ import annotations
@@ -61,14 +60,3 @@ async def follow_due_threads(
     for outbox_id in due:
         await follow_thread(sessions, outbox_id=outbox_id, settings=settings, client=client)
     return len(due)
-
-
-async def outbox_tick(
-    sessions: async_sessionmaker[AsyncSession], settings: Settings, client: httpx.AsyncClient
-) -> None:
-    """In-process runner: send what is due, then read the threads that are due."""
-    async with sessions() as session:
-        due = await due_outbox(session, limit=50)
-    for outbox_id, _ in due:
-        await deliver(sessions, outbox_id=outbox_id, settings=settings, client=client)
-    await follow_due_threads(sessions, settings=settings, client=client)

@@ -1,15 +1,14 @@
 """The triage reaction to stored mentions: rescore them, and wake items whose author wrote.
 
-Registered into `listener.hooks` by the composition roots (the ASGI app, the arq worker, the
-CLI) with `install(settings)`; ingest then calls it inside its own transaction, so a mention
-and its priority are committed together.
+`api.wiring` adds it to the reactions every session carries; ingest then runs it inside its
+own transaction, so a mention and its priority are committed together.
 """
 
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from listener.hooks import MentionsChanged, on_mentions_changed
+from listener.reactions import MentionsChanged, MentionsHook
 from listener.settings import Settings
 from moderation.queue.priority import PriorityConfig, refresh_priorities
 from moderation.queue.snooze import wake_for_authors
@@ -17,8 +16,8 @@ from moderation.queue.snooze import wake_for_authors
 HOOK_NAME = "moderation.triage"
 
 
-def install(settings: Settings) -> None:
-    """Register the triage hook (again: the latest settings win)."""
+def triage_reaction(settings: Settings) -> MentionsHook:
+    """Rescore new and changed mentions; wake snoozed items whose author wrote again."""
     config = PriorityConfig.from_settings(settings)
 
     async def _react(session: AsyncSession, change: MentionsChanged) -> None:
@@ -28,4 +27,4 @@ def install(settings: Settings) -> None:
             session, mention_ids=[*change.new_ids, *change.updated_ids], config=config
         )
 
-    on_mentions_changed(HOOK_NAME, _react)
+    return _react

@@ -1,9 +1,10 @@
 """Background triage work: bulk jobs and the sweep (snooze wake-ups, stale scores, presence).
 
-The same functions run in-process (embedded mode: `TriageRunner` inside `luister serve`) and in
-arq workers (`bulk_job_task`, `triage_sweep_task`). The database is the truth: a bulk job is a
-row with a lease, processed in chunks that each commit their items and the progress together,
-so a runner that dies mid-job leaves a consistent prefix and the sweep resumes the rest.
+The same jobs (`bulk_job_task`, `triage_sweep_task`) run in arq workers and in the embedded
+runner inside `luister serve`; `TriageRunner` starts a bulk job that a request just committed.
+The database is the truth: a bulk job is a row with a lease, processed in chunks that each
+commit their items and the progress together, so a runner that dies mid-job leaves a consistent
+prefix and the sweep resumes the rest.
 """
 
 from __future__ import annotations
@@ -194,7 +195,7 @@ class ArqEnqueue:
             if self.settings.redis_url is None:
                 raise ValueError("LUISTER_REDIS_URL is not set; bulk jobs run in-process")
             dsn = self.settings.redis_url.get_secret_value()
-            # JSON, as the workers expect (never pickle: see DESIGN.md).
+            # JSON, as the workers expect (never pickle: a payload in Redis must not run code).
             self._pool = await create_pool(
                 RedisSettings.from_dsn(dsn), job_serializer=_json_dumps, job_deserializer=json.loads
             )
@@ -218,7 +219,7 @@ def arq_enqueue(settings: Settings) -> ArqEnqueue:
 
 
 class TriageRunner:
-    """Runs bulk jobs and the periodic sweep; with `enqueue` (arq) jobs go to the workers."""
+    """Starts committed bulk jobs: on the arq workers with `enqueue`, else in this process."""
 
     def __init__(
         self,
@@ -231,7 +232,6 @@ class TriageRunner:
         self.settings = settings
         self.enqueue = enqueue
         self._tasks: set[asyncio.Task[None]] = set()
-        self._loop: asyncio.Task[None] | None = None
 
     async def submit(self, job_id: int) -> None:
         """Start a committed bulk job: on a worker when Redis is configured, else here."""
@@ -253,40 +253,19 @@ class TriageRunner:
             self.sessions, job_id=job_id, undo_minutes=self.settings.bulk_undo_minutes
         )
 
-    async def sweep(self) -> SweepReport:
-        """One sweep; orphaned bulk jobs are started again."""
-        report = await triage_sweep(self.sessions, settings=self.settings)
-        for job_id in report.orphaned_jobs:
-            await self.submit(job_id)
-        return report
-
-    async def _forever(self) -> None:
-        while True:
-            try:
-                await self.sweep()
-            except Exception:  # the sweep must outlive any one bad tick
-                log.exception("triage sweep failed")
-            await asyncio.sleep(self.settings.triage_tick_seconds)
-
-    def start(self) -> None:
-        """Begin sweeping in the background."""
-        if self._loop is None:
-            self._loop = asyncio.create_task(self._forever(), name="luister-triage")
-
     async def drain(self) -> None:
         """Wait for the bulk jobs running here to finish."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def stop(self) -> None:
-        """Stop sweeping and cancel bulk jobs in flight (their leases expire; the sweep resumes)."""
-        tasks = [*self._tasks, *([self._loop] if self._loop else [])]
+        """Cancel bulk jobs in flight (their leases expire; the sweep resumes them)."""
+        tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self._loop = None
         if isinstance(self.enqueue, ArqEnqueue):
             await self.enqueue.aclose()
 

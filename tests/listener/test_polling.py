@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.embedded import InProcessRunner
+from api.embedded import EmbeddedRunner
+from api.wiring import JOBS
 from listener.models import Mention, Source, utcnow
 from listener.settings import Settings
 from listener.sources import service
@@ -179,9 +180,9 @@ async def test_the_in_process_runner_polls_due_sources(
         "/feed.xml", Reply.text(rss("A", "B", "C"), content_type="application/rss+xml")
     )
     await _add_rss(sessions, settings, feed_server.url("/feed.xml"))
-    runner = InProcessRunner(sessions, settings)
-    runner._client = guarded
+    runner = EmbeddedRunner(sessions, settings, JOBS)
+    runner.client = guarded
 
-    assert await runner.tick() == 1
-    assert await runner.tick() == 0  # not due again until its interval has passed
+    assert await runner.run_now("sweep_due_sources") == 1
+    assert await runner.run_now("sweep_due_sources") == 0  # not due until its interval passed
     assert await _mentions(sessions) == 3

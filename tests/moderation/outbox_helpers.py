@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,23 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from connectors.discourse import post_to_mention
 from connectors.mastodon import status_to_mention
 from listener.accounts.service import create_user
-from listener.hooks import remove_hook
 from listener.models import OutboxMessage, QueueItem, Role, User
 from listener.settings import Settings
 from listener.sources import service as sources
 from listener.sources.ingest import ingest_mentions
-from moderation.outbox import followup
 from tests.connectors.fake_platforms import FakeDiscourse, FakeMastodon
-
-
-@contextmanager
-def followup_hooks(settings: Settings) -> Iterator[None]:
-    """The ingest hook the app and worker install, for the length of a test."""
-    followup.install_hooks(settings)
-    try:
-        yield
-    finally:
-        remove_hook(followup.HOOK_NAME)
 
 
 async def add_source(

@@ -21,7 +21,6 @@ from tests.connectors.fake_platforms import FakeDiscourse, FakeMastodon
 from tests.connectors.servers import LoopbackServer, Reply
 from tests.moderation.outbox_helpers import (
     discourse_source,
-    followup_hooks,
     hear_post,
     hear_status,
     item_status,
@@ -159,10 +158,7 @@ async def test_a_reply_from_the_author_to_our_answer_reopens_the_item(
     assert await item_status(sessions, mention_id) == "answered"
 
     fake.add_status("Still broken for me", acct="anna@mastodon.example", in_reply_to_id=ours["id"])
-    with followup_hooks(settings):
-        followed = await follow_thread(
-            sessions, outbox_id=outbox_id, settings=settings, client=client
-        )
+    followed = await follow_thread(sessions, outbox_id=outbox_id, settings=settings, client=client)
 
     assert followed.new == 2
     assert await item_status(sessions, mention_id) == "open"

@@ -9,14 +9,16 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from api.embedded import EmbeddedRunner
+from api.wiring import JOBS
 from listener.models import Mention, MentionTopic, OutboxMessage, QueueItem, Role, Topic
 from listener.settings import Settings
 from listener.sources.polling import make_client
-from moderation.outbox.tasks import follow_due_threads, outbox_tick
+from moderation.outbox.tasks import follow_due_threads
 from tests.conftest import MakeStaff
 from tests.connectors.fake_platforms import FakeMastodon
 from tests.connectors.servers import LoopbackServer
-from tests.moderation.outbox_helpers import followup_hooks, mastodon_source
+from tests.moderation.outbox_helpers import mastodon_source
 
 
 @pytest.fixture
@@ -60,7 +62,7 @@ async def test_a_question_gathers_the_replies_in_its_thread_as_answers(
     guarded: httpx.AsyncClient,
 ) -> None:
     mod = await make_staff(Role.MODERATOR)
-    with LoopbackServer("127.0.0.1") as server, followup_hooks(settings):
+    with LoopbackServer("127.0.0.1") as server:
         fake = FakeMastodon(server)
         source_id = await mastodon_source(sessions, settings, fake)
         asked = await client.post(
@@ -68,7 +70,9 @@ async def test_a_question_gathers_the_replies_in_its_thread_as_answers(
             json={"body": "What would you like us to fix first?", "source_id": source_id},
             headers=mod.headers,
         )
-        await outbox_tick(sessions, settings, guarded)
+        runner = EmbeddedRunner(sessions, settings, JOBS)
+        runner.client = guarded
+        assert await runner.run_now("sweep_outbox") == 1  # the embedded runner sends it
         [ours] = fake.ours()
         fake.add_status(
             "A night mode please", acct="anna@mastodon.example", in_reply_to_id=ours["id"]

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from listener.hooks import registered_hooks, remove_hook
+from api.wiring import build_reactions
 from listener.settings import Settings
 from listener.sources.ingest import ingest_mentions
 from moderation.queue import reactions, workflow
@@ -18,6 +17,8 @@ from tests.factories import mention
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 CONFIG = PriorityConfig.from_settings(Settings())
+HALF = timedelta(hours=12)  # the default recency half-life
+NEGATIVE_08: dict[str, object] = {"sentiment_label": "negative", "sentiment_score": -0.8}
 
 
 def inputs(**overrides: object) -> PriorityInputs:
@@ -60,12 +61,89 @@ def test_an_urgent_question_outranks_small_talk_and_the_reason_says_why() -> Non
     assert {f["name"] for f in urgent.explain()["factors"]} == set(CONFIG.weights)
 
 
-def test_points_add_up_to_the_score() -> None:
-    result = compute_priority(
-        inputs(intents=["complaint"], followers=900, likes=40), config=CONFIG, now=NOW
-    )
-    points = sum(f.points for f in result.factors)
-    assert round(100 * points / sum(CONFIG.weights.values())) == result.score
+def config_with(**weights: float) -> PriorityConfig:
+    """The default settings with only `weights` counting."""
+    return PriorityConfig.from_settings(Settings(priority_weights=weights))
+
+
+# Hand-computed from the specification: the score is 100 x the weighted mean of the factor
+# values; intents count complaint/help request 1.0, question 0.9, praise 0.2; recency halves
+# every 12 h; 200 interactions (reposts and replies count twice) is full engagement; spam x 0.3.
+@pytest.mark.parametrize(
+    ("weights", "overrides", "expected"),
+    [
+        ({"intent": 1}, {"intents": ["question"]}, 90),
+        ({"intent": 1}, {"intents": ["praise"]}, 20),
+        ({"intent": 1}, {"intents": ["praise", "help_request"]}, 100),
+        ({"intent": 1}, {"intents": ["complaint", "spam"]}, 30),
+        ({"intent": 3, "recency": 1}, {"intents": ["complaint"], "created_at": NOW - HALF}, 88),
+        ({"recency": 1}, {"created_at": NOW - 2 * HALF}, 25),
+        ({"intent": 1, "sentiment": 1}, {"intents": ["complaint"], **NEGATIVE_08}, 90),
+        ({"sentiment": 1}, {"sentiment_label": "positive", "sentiment_score": 0.8}, 20),
+        ({"engagement": 1}, {"likes": 200}, 100),
+        ({"engagement": 1}, {"reposts": 60, "replies": 40}, 100),
+        ({"engagement": 1}, {"likes": 0}, 0),
+    ],
+    ids=[
+        "question",
+        "praise",
+        "strongest-intent-wins",
+        "spam-sinks-to-30-percent",
+        "complaint-at-one-half-life",
+        "two-half-lives",
+        "complaint-and-negative",
+        "positive-counts-a-quarter",
+        "full-engagement",
+        "reposts-and-replies-count-twice",
+        "no-engagement",
+    ],
+)
+def test_hand_computed_scores(
+    weights: dict[str, float], overrides: dict[str, object], expected: int
+) -> None:
+    result = compute_priority(inputs(**overrides), config=config_with(**weights), now=NOW)
+    assert result.score == expected
+
+
+def test_intents_rank_complaint_then_question_then_praise_then_none() -> None:
+    scores = [
+        compute_priority(inputs(intents=intents), config=CONFIG, now=NOW).score
+        for intents in (["complaint"], ["question"], ["praise"], [])
+    ]
+    assert scores == sorted(scores, reverse=True)
+    assert len(set(scores)) == 4
+
+
+@pytest.mark.parametrize(
+    ("field", "values"),
+    [
+        ("followers", [None, 10, 500, 5_000, 50_000, 10**7]),
+        ("likes", [0, 1, 10, 100, 1_000, 10**6]),
+        ("sentiment_score", [-0.05, -0.3, -0.6, -0.9, -1.0]),
+    ],
+)
+def test_more_reach_engagement_or_negativity_never_lowers_the_score(
+    field: str, values: list[object]
+) -> None:
+    base = {"intents": ["question"], "sentiment_label": "negative", "sentiment_score": -0.1}
+    scores = [
+        compute_priority(inputs(**(base | {field: v})), config=CONFIG, now=NOW).score
+        for v in values
+    ]
+    assert scores == sorted(scores)
+    assert scores[-1] > scores[0]
+    assert all(0 <= s <= 100 for s in scores)
+
+
+def test_older_mentions_never_score_higher_on_recency() -> None:
+    recency_only = config_with(recency=1)
+    ages = [timedelta(0), timedelta(hours=1), timedelta(hours=12), timedelta(days=3)]
+    scores = [
+        compute_priority(inputs(created_at=NOW - age), config=recency_only, now=NOW).score
+        for age in ages
+    ]
+    assert scores == sorted(scores, reverse=True)
+    assert scores[0] == 100
 
 
 def test_weights_come_from_settings() -> None:
@@ -114,18 +192,10 @@ def test_growth_compares_with_the_last_observation() -> None:
     assert rising.score > flat.score
 
 
-@pytest.fixture
-def triage_hook() -> Iterator[None]:
-    """The triage reaction to ingest, as the composition roots install it."""
-    reactions.install(Settings())
-    yield
-    remove_hook(reactions.HOOK_NAME)
-
-
 async def test_ingest_scores_new_mentions_and_rescores_changed_ones(
-    sessions: async_sessionmaker[AsyncSession], triage_hook: None
+    sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    assert reactions.HOOK_NAME in registered_hooks()
+    assert reactions.HOOK_NAME in build_reactions(Settings()).names
     quiet = mention(1, text="Nice ride", created_at=datetime.now(UTC).isoformat())
     async with sessions() as session, session.begin():
         (mention_id,) = (await ingest_mentions(session, [quiet])).new_mention_ids

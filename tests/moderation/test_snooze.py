@@ -2,29 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from listener.hooks import remove_hook
 from listener.models import AuditEntry, Mention, QueueItem, Role, Status, User, utcnow
-from listener.settings import Settings
 from listener.sources.ingest import ingest_mentions
-from moderation.queue import authors, reactions, workflow
+from moderation.queue import authors, workflow
 from moderation.queue.errors import IllegalTransition, InvalidRequest, StaleVersion
 from moderation.queue.snooze import wake_due_snoozes
 from tests.factories import mention
 from tests.moderation.staff import staff_user
-
-
-@pytest.fixture(autouse=True)
-def triage_hook() -> Iterator[None]:
-    reactions.install(Settings())
-    yield
-    remove_hook(reactions.HOOK_NAME)
 
 
 @pytest.fixture

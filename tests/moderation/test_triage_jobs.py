@@ -21,7 +21,13 @@ from listener.sources.ingest import ingest_mentions
 from moderation.queue import bulk, workflow
 from moderation.queue.bulk import BulkParams
 from moderation.queue.listing import MentionFilter
-from moderation.queue.tasks import ArqEnqueue, TriageRunner, bulk_job_task, run_chunk
+from moderation.queue.tasks import (
+    ArqEnqueue,
+    TriageRunner,
+    bulk_job_task,
+    run_chunk,
+    triage_sweep,
+)
 from tests.factories import mention
 from tests.moderation.staff import staff_user
 
@@ -139,7 +145,7 @@ async def test_the_sweep_wakes_due_snoozes_and_rescores_waiting_items(
         # Scores drift with time: pretend both were computed long ago.
         await session.execute(update(QueueItem).values(priority_computed_at=None))
 
-    report = await TriageRunner(sessions, settings).sweep()
+    report = await triage_sweep(sessions, settings=settings)
 
     assert report.woken == 1
     assert report.refreshed == 2  # both wait now, and both scores were stale

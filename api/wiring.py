@@ -1,0 +1,78 @@
+"""How Luister is put together: the one place every way in is built from.
+
+The HTTP app, the CLI, the arq worker and the embedded runner all take their session factory
+(with the reactions to stored mentions) and their background jobs from here, so the four can
+no longer drift apart: a reply to our question is linked as an answer whichever way it came in,
+and a job added to `JOBS` runs in both deployments.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from listener.db import make_sessionmaker
+from listener.digest.tasks import alert_cron, digest_cron
+from listener.jobs import JobList, Periodic, Task
+from listener.nlp.store import LANGUAGES_KEY, LanguageSettings
+from listener.reactions import Reactions
+from listener.settings import Settings
+from listener.sources.tasks import poll_source_job, sweep_due_sources
+from moderation.outbox import followup
+from moderation.outbox.tasks import follow_threads_job, send_outbox_job, sweep_outbox
+from moderation.queue import reactions as triage
+from moderation.queue.tasks import bulk_job_task, triage_sweep_task
+
+
+def build_reactions(settings: Settings) -> Reactions:
+    """What happens to every batch of stored or changed mentions, in this order."""
+    return Reactions(
+        hooks=(
+            # Answers to our questions are linked first, so the rescoring below ranks them.
+            (followup.HOOK_NAME, followup.followup_reaction(settings)),
+            (triage.HOOK_NAME, triage.triage_reaction(settings)),
+        )
+    )
+
+
+def session_factory(settings: Settings, engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions on `engine` carrying the reactions and tagging languages: every way in uses it."""
+    return make_sessionmaker(
+        engine,
+        reactions=build_reactions(settings),
+        info={LANGUAGES_KEY: LanguageSettings.from_settings(settings)},
+    )
+
+
+_EVERY_5_SECONDS = frozenset(range(0, 60, 5))
+
+#: Every background job, declared once with its schedule. arq's cron and the embedded runner
+#: are both built from this list.
+JOBS = JobList(
+    tasks=(
+        Task(poll_source_job),
+        Task(send_outbox_job),
+        # Chunks commit as they go; a timed-out job is resumed by the triage sweep.
+        Task(bulk_job_task, at_least_seconds=900),
+    ),
+    periodic=(
+        Periodic(
+            sweep_due_sources,
+            second=frozenset({0, 15, 30, 45}),
+            run_at_startup=True,
+            timeout_seconds=30,
+        ),
+        # Outbox rows are swept often: the undo window is short and replies should not lag.
+        Periodic(sweep_outbox, second=_EVERY_5_SECONDS, run_at_startup=True, timeout_seconds=30),
+        Periodic(follow_threads_job, second=frozenset({20})),
+        # Digests: the weekly schedule and email retries each minute; spikes once an hour.
+        Periodic(digest_cron, second=frozenset({40}), at_least_seconds=60),
+        Periodic(alert_cron, minute=frozenset({1}), second=frozenset({10}), at_least_seconds=60),
+        # Triage: snooze wake-ups, drifting priorities, stale viewers, orphaned bulk jobs.
+        Periodic(
+            triage_sweep_task,
+            second=frozenset({5, 35}),
+            run_at_startup=True,
+            at_least_seconds=60,
+        ),
+    ),
+)
