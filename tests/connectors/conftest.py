@@ -4,7 +4,8 @@ Stable API (other connector tests rely on it):
 
 - `loopback_server`: a started `LoopbackServer` on 127.0.0.1, stopped after the test.
 - `make_server(host="127.0.0.1")`: start more servers (127.0.0.2, ::1); skips the test when
-  the address cannot be bound on this machine.
+  the address cannot be bound on this machine (fails it under CI=true).
+- Every server fails its test at teardown if it recorded an exception (`ServerErrors`).
 - `fake_time`: virtual clock; `fake_time.sleep` records and skips retry sleeps,
   `fake_time.monotonic` advances by what was slept, `fake_time.sleeps` lists the durations.
 - `loopback_policy`: an `HttpPolicy` that admits 127.0.0.1 with short timeouts.
@@ -16,6 +17,7 @@ Stable API (other connector tests rely on it):
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
@@ -47,6 +49,7 @@ def loopback_server() -> Iterator[LoopbackServer]:
     """An HTTP server on 127.0.0.1 with an empty route table."""
     with LoopbackServer("127.0.0.1") as server:
         yield server
+    # Leaving the block raises ServerErrors for anything the server's handlers raised.
 
 
 @pytest.fixture
@@ -56,6 +59,8 @@ def make_server() -> Iterator[Callable[..., LoopbackServer]]:
 
     def start(host: str = "127.0.0.1") -> LoopbackServer:
         if not loopback_available(host):
+            if os.environ.get("CI", "").lower() == "true":
+                pytest.fail(f"cannot bind {host}: under CI=true the address-guard tests must run")
             pytest.skip(f"cannot bind {host} on this machine")
         server = LoopbackServer(host).start()
         started.append(server)
@@ -64,6 +69,8 @@ def make_server() -> Iterator[Callable[..., LoopbackServer]]:
     yield start
     for server in started:
         server.stop()
+    for server in started:
+        server.raise_errors()
 
 
 @pytest.fixture

@@ -3,7 +3,12 @@
 A `LoopbackServer` runs a `ThreadingHTTPServer` in a background thread on 127.0.0.1 (or
 127.0.0.2, ::1). Tests register routes that answer with a fixed `Reply`, a sequence of replies
 (the last one repeats), or a handler called with the recorded `Request`. Every request is kept
-in `server.requests` so tests can assert on what the client actually sent.
+in `server.requests` so tests can assert on what the client actually sent, and
+`server.body_bytes_sent` counts the body bytes written, to bound how much a client read.
+
+A server records its own exceptions (a handler raising, a body stream failing) in
+`server.errors` instead of hiding them behind a 500: leaving a `with LoopbackServer(...)` block
+normally, or a fixture's teardown, raises `ServerErrors` when any were recorded.
 
 These servers only ever bind loopback addresses: connector tests must never reach anything else.
 """
@@ -16,7 +21,9 @@ import json
 import re
 import socket
 import ssl
+import sys
 import threading
+import traceback
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +36,7 @@ __all__ = [
     "LoopbackServer",
     "Reply",
     "Request",
+    "ServerErrors",
     "StaticResolver",
     "deflate_bomb",
     "free_port",
@@ -111,6 +119,11 @@ class Reply:
 
 Handler = Callable[[Request], Reply]
 
+
+class ServerErrors(AssertionError):
+    """A test server raised while answering: the test is broken, whatever the client saw."""
+
+
 _SILENT_ERRORS = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, TimeoutError)
 
 
@@ -142,12 +155,10 @@ class _HTTPServer(ThreadingHTTPServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client that gives up early (the point of many fault tests) is not a server bug.
-        import sys
-
         exc = sys.exc_info()[1]
         if isinstance(exc, _SILENT_ERRORS) or self.owner.stopping.is_set():
             return
-        super().handle_error(request, client_address)
+        self.owner.errors.append("".join(traceback.format_exception(exc)).rstrip())
 
 
 class _HTTPServer6(_HTTPServer):
@@ -201,8 +212,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
             return answer
         try:
             return answer(request)
-        except Exception as exc:  # a broken handler must show up in the test, not hang it
-            self.server.owner.errors.append(f"{request.method} {request.path}: {exc!r}")
+        except Exception as exc:  # a broken handler must fail the test, not hang the client
+            trace = "".join(traceback.format_exception(exc)).rstrip()
+            self.server.owner.errors.append(f"{request.method} {request.path}: {trace}")
             return Reply.json({"error": repr(exc)}, 500)
 
     def _write(self, reply: Reply) -> None:
@@ -233,6 +245,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
             else:
                 self.wfile.write(chunk)
+            self.server.owner._sent(len(chunk))
             if reply.chunk_delay:
                 self.wfile.flush()
                 if stopping.wait(reply.chunk_delay):
@@ -252,6 +265,7 @@ class LoopbackServer:
         self.ssl_context = ssl_context
         self.requests: list[Request] = []
         self.errors: list[str] = []
+        self.body_bytes_sent = 0
         self.connections = 0
         self.max_in_flight = 0
         self.stopping = threading.Event()
@@ -297,8 +311,23 @@ class LoopbackServer:
     def __enter__(self) -> LoopbackServer:
         return self.start()
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
         self.stop()
+        if exc_type is None:
+            self.raise_errors()
+
+    def raise_errors(self) -> None:
+        """Fail with every exception the server recorded while answering."""
+        if self.errors:
+            raise ServerErrors(
+                f"{self.base_url_or_host} raised {len(self.errors)} time(s):\n\n"
+                + "\n\n".join(self.errors)
+            )
+
+    @property
+    def base_url_or_host(self) -> str:
+        """The base URL while serving, else the host (for messages after stop)."""
+        return self.base_url if self._httpd is not None else self.host
 
     # -- addressing ------------------------------------------------------------------------
 
@@ -358,6 +387,10 @@ class LoopbackServer:
     def _record(self, request: Request) -> None:
         with self._lock:
             self.requests.append(request)
+
+    def _sent(self, size: int) -> None:
+        with self._lock:
+            self.body_bytes_sent += size
 
     def _track(self, sock: socket.socket, *, opened: bool) -> None:
         with self._lock:

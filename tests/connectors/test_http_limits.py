@@ -1,8 +1,11 @@
-"""Hostile bodies and slow servers stay bounded in bytes, memory and time."""
+"""Hostile bodies and slow servers stay bounded in bytes read and memory held.
+
+No wall-clock assertions: how fast the cut-offs are is bench/'s business; here each limit is
+shown by the work it spared (body bytes the server got to send, peak memory).
+"""
 
 from __future__ import annotations
 
-import time
 import tracemalloc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,14 +29,15 @@ GiB = 1024 * MiB
 
 # Body cap 15 MiB, plus the final copy into `bytes`, plus the server thread's chunks.
 MEMORY_CEILING = 40 * MiB
+# The 4 GiB bomb is about 4 MB on the wire; stopping at the 15 MiB decoded cap reads ~15 KB.
+BOMB_WIRE_CEILING = 2 * MiB
 
 
 @dataclass
 class Usage:
-    """Peak traced memory and wall time of a block."""
+    """Peak traced memory of a block."""
 
     peak: int = 0
-    seconds: float = 0.0
 
 
 @contextmanager
@@ -41,11 +45,9 @@ def measured() -> Iterator[Usage]:
     """Trace Python allocations (client and server threads alike) for the block."""
     usage = Usage()
     tracemalloc.start()
-    started = time.perf_counter()
     try:
         yield usage
     finally:
-        usage.seconds = time.perf_counter() - started
         usage.peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
 
@@ -67,7 +69,8 @@ async def test_compression_bomb_is_cut_off_at_the_decoded_cap(
         await http_client.get(loopback_server.url("/feed.xml"))
     assert caught.value.what == "decoded"
     assert usage.peak < MEMORY_CEILING, f"peak {usage.peak / MiB:.1f} MiB"
-    assert usage.seconds < 5
+    # The client hung up long before the ~4 MB bomb was on the wire (socket buffers aside).
+    assert loopback_server.body_bytes_sent < BOMB_WIRE_CEILING
 
 
 async def test_50_mb_body_with_content_length_is_refused_before_reading(
@@ -111,11 +114,11 @@ async def test_slow_drip_body_is_stopped_by_the_overall_deadline(
     # Every byte arrives well within the read timeout; only the deadline can stop this.
     client = make_http_client(deadline=0.6, read_timeout=2.0)
     loopback_server.route("/drip", Reply(stream=lambda: iter([b"<"] * 10_000), chunk_delay=0.02))
-    started = time.perf_counter()
     with pytest.raises(DeadlineExceeded) as caught:
         await client.get(loopback_server.url("/drip"))
-    assert time.perf_counter() - started < 1.5
     assert describe_error(caught.value) == "no complete response within 0.6 s"
+    # Cut off by the deadline, not by a finished body: 10,000 bytes would take 200 s to drip.
+    assert loopback_server.body_bytes_sent < 10_000
 
 
 async def test_server_that_never_answers_hits_the_read_timeout(
@@ -123,11 +126,11 @@ async def test_server_that_never_answers_hits_the_read_timeout(
 ) -> None:
     client = make_http_client(read_timeout=0.3)
     loopback_server.route("/hang", Reply(body=b"late", delay=5))
-    started = time.perf_counter()
     with pytest.raises(httpx.ReadTimeout) as caught:
         await client.get(loopback_server.url("/hang"))
-    assert time.perf_counter() - started < 1.5
     assert describe_error(caught.value).startswith("timed out")
+    # The client gave up before the 5 s delay ended: the late body was never sent.
+    assert loopback_server.body_bytes_sent == 0
     assert loopback_server.hits("/hang") == 1
 
 

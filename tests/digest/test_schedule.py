@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from pydantic import SecretStr
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -94,6 +95,7 @@ async def test_without_smtp_the_digest_is_stored_and_says_why_it_was_not_sent(
     assert await _count(sessions, Delivery) == 0
 
 
+@pytest.mark.slow
 async def test_the_worker_runs_the_same_job_from_its_cron(
     sessions: async_sessionmaker[AsyncSession],
     settings: Settings,

@@ -6,6 +6,7 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -30,6 +31,7 @@ def test_help_lists_every_command() -> None:
         assert command in result.stdout
 
 
+@pytest.mark.slow
 async def test_import_keeps_good_lines_names_bad_ones_and_is_idempotent(
     cli_env: dict[str, str], tmp_path: Path, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
@@ -91,6 +93,7 @@ def test_production_refuses_a_placeholder_secret(cli_env: dict[str, str]) -> Non
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 async def test_users_and_tokens_from_the_cli(
     cli_env: dict[str, str], sessions: async_sessionmaker[AsyncSession]
 ) -> None:

@@ -23,6 +23,7 @@ def feed() -> Iterator[LoopbackServer]:
         yield server
 
 
+@pytest.mark.slow
 def test_add_then_poll_puts_items_in_the_queue_once(
     cli_env: dict[str, str],
     feed: LoopbackServer,

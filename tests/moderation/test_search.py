@@ -84,20 +84,18 @@ async def test_the_index_follows_edits_and_deletions(
     assert await _search(client, reader, "crashing") == []
 
 
+@pytest.mark.backend("postgresql")  # SQLite's FTS5 stems with Porter (English) for every language
 async def test_dutch_mentions_are_stemmed_as_dutch_on_postgresql(
-    client: httpx.AsyncClient, reader: Staff, stored: dict[str, int], engine: AsyncEngine
+    client: httpx.AsyncClient, reader: Staff, stored: dict[str, int]
 ) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("SQLite's FTS5 stems with Porter (English) for every language")
     # Dutch snowball: "fietsenstallingen" and "fietsenstalling" share a stem.
     assert await _search(client, reader, "fietsenstallingen") == [stored["storing"]]
 
 
+@pytest.mark.backend("postgresql")  # the GIN index is PostgreSQL's
 async def test_postgresql_answers_searches_from_the_gin_index(
     engine: AsyncEngine, stored: dict[str, int]
 ) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("the GIN index is PostgreSQL's")
     from sqlalchemy import select
 
     from moderation.queue.search import match_condition

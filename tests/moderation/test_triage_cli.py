@@ -27,11 +27,12 @@ def env(database_url: str, engine: AsyncEngine, tmp_path: Path) -> dict[str, str
     }
 
 
+# Processes are slow to start; the same code runs in-process on PostgreSQL.
+@pytest.mark.slow
+@pytest.mark.backend("sqlite")
 async def test_imported_mentions_are_scored_and_can_be_rescored_and_audited(
     env: dict[str, str], sessions: async_sessionmaker[AsyncSession], engine: AsyncEngine
 ) -> None:
-    if engine.dialect.name != "sqlite":
-        pytest.skip("processes are slow to start; the same code runs in-process on PostgreSQL")
     lines = "\n".join(json.dumps(mention(n, text=f"Is the app down? #{n}")) for n in range(3))
     imported = luister("import", "-", "--json", env=env, stdin=lines + "\n")
     assert imported.returncode == 0, imported.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from listener.nlp.corrections import correct_mention
@@ -67,6 +68,7 @@ async def test_retag_only_touches_mentions_matching_since_and_language(sessions:
     assert (await retag_mentions(sessions, language="nl")).seen == 0
 
 
+@pytest.mark.slow
 async def test_retag_command_prints_counts_as_json(
     sessions: Sessions, cli_env: dict[str, str]
 ) -> None:

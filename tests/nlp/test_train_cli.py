@@ -57,6 +57,7 @@ async def _correct_through_the_api(
         assert answer.status_code == 201
 
 
+@pytest.mark.slow
 async def test_train_reports_the_models_held_out_score_next_to_the_lexicons_and_keeps_them(
     client: httpx.AsyncClient,
     sessions: Sessions,
