@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, status
 
+from listener.accounts.schemas import LoginIn, MeOut, TokenOut
 from listener.accounts.service import authenticate_password, create_token
 from listener.rest.deps import Reader, SessionDep
 from listener.rest.problems import ApiProblem, problem_responses
-from moderation.queue.schemas import LoginIn, MeOut, TokenOut
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
 

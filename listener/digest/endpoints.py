@@ -1,28 +1,20 @@
-"""Digests, recipient lists, spike alerts and the event feed for integrations."""
+"""Digests, recipient lists and the event feed for integrations."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-from datetime import UTC
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Query, Response, status
 from fastapi.responses import HTMLResponse, PlainTextResponse
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from listener.alerts import check_spikes
 from listener.digest import service
 from listener.digest.builder import build_digest
-from listener.digest.errors import DigestError
+from listener.digest.document import DigestDocument
 from listener.digest.periods import Period, PeriodError, parse_period
 from listener.digest.query import MentionFilter
 from listener.digest.render import render
 from listener.digest.schemas import (
-    AlertCheckIn,
-    AlertOut,
-    AlertPage,
     DeliveryOut,
     DigestBuildIn,
     DigestOut,
@@ -36,9 +28,10 @@ from listener.digest.schemas import (
     RecipientListUpdate,
     SendIn,
 )
-from listener.digest.tasks import hour_floor
-from listener.models import Alert, Digest, IntegrationEvent, utcnow
+from listener.kit import MAX_DB_INT, decode_id_cursor, encode_cursor
+from listener.models import Digest, utcnow
 from listener.rest.deps import Admin, Reader, SessionDep, SettingsDep
+from listener.rest.params import IdPath
 from listener.rest.problems import ApiProblem, problem_responses
 from listener.settings import Settings
 
@@ -46,23 +39,6 @@ router = APIRouter(prefix="/api/v1", tags=["digests"])
 
 Format = Literal["json", "md", "html"]
 Limit = Annotated[int, Query(ge=1, le=200)]
-
-
-def _problem(exc: DigestError) -> ApiProblem:
-    return ApiProblem(exc.status, exc.title, exc.detail, slug=exc.slug)
-
-
-def _encode(last_id: int) -> str:
-    return base64.urlsafe_b64encode(str(last_id).encode()).decode().rstrip("=")
-
-
-def _decode(cursor: str | None) -> int | None:
-    if cursor is None:
-        return None
-    try:
-        return int(base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()))
-    except (ValueError, binascii.Error) as exc:
-        raise ApiProblem(400, "Bad request", "cursor is not valid", slug="bad-cursor") from exc
 
 
 def _period(settings: Settings, body: DigestBuildIn) -> Period:
@@ -83,7 +59,7 @@ _HTML_POLICY = {
 }
 
 
-def _formatted(data: dict[str, object], fmt: Format, language: str) -> Response | None:
+def _formatted(data: DigestDocument, fmt: Format, language: str) -> Response | None:
     if fmt == "md":
         return PlainTextResponse(render(data, "md", language), media_type="text/markdown")
     if fmt == "html":
@@ -94,7 +70,10 @@ def _formatted(data: dict[str, object], fmt: Format, language: str) -> Response 
 
 async def _digest_out(session: AsyncSession, digest: Digest) -> DigestOut:
     counts = await service.delivery_counts(session, digest_ids=[digest.id])
-    return DigestOut(**DigestSummary.of(digest, counts[digest.id]).model_dump(), data=digest.data)
+    return DigestOut(
+        **DigestSummary.of(digest, counts[digest.id]).model_dump(),
+        data=DigestDocument.model_validate(digest.data),
+    )
 
 
 _FORMAT_DOC = "json (default), md (text/markdown) or html (one page with its charts embedded)"
@@ -105,16 +84,14 @@ async def list_digests(
     session: SessionDep, _: Reader, limit: Limit = 20, cursor: str | None = None
 ) -> DigestPage:
     """List stored digests, newest first, with how their emails are doing."""
-    stmt = select(Digest).order_by(Digest.id.desc()).limit(limit + 1)
-    after = _decode(cursor)
-    if after is not None:
-        stmt = stmt.where(Digest.id < after)
-    digests = list((await session.execute(stmt)).scalars())
+    digests = await service.list_digests(
+        session, limit=limit + 1, before_id=decode_id_cursor(cursor)
+    )
     page, more = digests[:limit], len(digests) > limit
     counts = await service.delivery_counts(session, digest_ids=[d.id for d in page])
     return DigestPage(
         items=[DigestSummary.of(d, counts[d.id]) for d in page],
-        next_cursor=_encode(page[-1].id) if more else None,
+        next_cursor=encode_cursor(page[-1].id) if more else None,
     )
 
 
@@ -153,24 +130,19 @@ async def build_and_store_digest(
 ) -> DigestOut:
     """Build and store a digest; building the same one again refreshes it."""
     period = _period(settings, body)
-    try:
-        chosen = None
-        if body.recipient_list_id is not None:
-            chosen = await service.get_list(session, list_id=body.recipient_list_id)
-        digest = await service.store_digest(
-            session,
-            period=period,
-            settings=settings,
-            recipient_list=chosen,
-            language=body.language,
-            filt=MentionFilter.of(
-                topics=body.topics, sources=body.sources, languages=body.languages
-            ),
-            actor=principal.label,
-            actor_user_id=principal.user.id,
-        )
-    except DigestError as exc:
-        raise _problem(exc) from exc
+    chosen = None
+    if body.recipient_list_id is not None:
+        chosen = await service.get_list(session, list_id=body.recipient_list_id)
+    digest = await service.store_digest(
+        session,
+        period=period,
+        settings=settings,
+        recipient_list=chosen,
+        language=body.language,
+        filt=MentionFilter.of(topics=body.topics, sources=body.sources, languages=body.languages),
+        actor=principal.label,
+        actor_user_id=principal.user.id,
+    )
     await session.commit()
     return await _digest_out(session, digest)
 
@@ -181,14 +153,11 @@ async def build_and_store_digest(
     responses={**problem_responses(401, 403, 404), 200: {"description": _FORMAT_DOC}},
 )
 async def get_digest(
-    digest_id: int, session: SessionDep, _: Reader, format: Format = "json"
+    digest_id: IdPath, session: SessionDep, _: Reader, format: Format = "json"
 ) -> Response | DigestOut:
     """Get one stored digest: every section as JSON, or rendered as Markdown or HTML."""
-    try:
-        digest = await service.get_digest(session, digest_id=digest_id)
-    except DigestError as exc:
-        raise _problem(exc) from exc
-    rendered = _formatted(digest.data, format, digest.language)
+    digest = await service.get_digest(session, digest_id=digest_id)
+    rendered = _formatted(DigestDocument.model_validate(digest.data), format, digest.language)
     if rendered is not None:
         return rendered
     return await _digest_out(session, digest)
@@ -200,7 +169,7 @@ async def get_digest(
     responses=problem_responses(401, 403, 404, 409),
 )
 async def send_digest(
-    digest_id: int,
+    digest_id: IdPath,
     session: SessionDep,
     settings: SettingsDep,
     principal: Admin,
@@ -208,28 +177,25 @@ async def send_digest(
 ) -> list[DeliveryOut]:
     """Queue a stored digest's emails; the runner or a worker sends them within a minute."""
     body = body or SendIn()
-    try:
-        digest = await service.get_digest(session, digest_id=digest_id)
-        list_id = body.recipient_list_id or digest.recipient_list_id
-        if list_id is None:
-            raise ApiProblem(
-                409,
-                "No recipients",
-                "this digest was not built for a list; pass recipient_list_id",
-                slug="no-recipients",
-            )
-        chosen = await service.get_list(session, list_id=list_id)
-        await service.queue_digest(
-            session,
-            digest=digest,
-            recipient_list=chosen,
-            settings=settings,
-            force=body.force,
-            actor=principal.label,
-            actor_user_id=principal.user.id,
+    digest = await service.get_digest(session, digest_id=digest_id)
+    list_id = body.recipient_list_id or digest.recipient_list_id
+    if list_id is None:
+        raise ApiProblem(
+            409,
+            "No recipients",
+            "this digest was not built for a list; pass recipient_list_id",
+            slug="no-recipients",
         )
-    except DigestError as exc:
-        raise _problem(exc) from exc
+    chosen = await service.get_list(session, list_id=list_id)
+    await service.queue_digest(
+        session,
+        digest=digest,
+        recipient_list=chosen,
+        settings=settings,
+        force=body.force,
+        actor=principal.label,
+        actor_user_id=principal.user.id,
+    )
     reason = digest.skipped_reason
     await session.commit()
     if reason is not None:
@@ -238,12 +204,9 @@ async def send_digest(
 
 
 @router.get("/digests/{digest_id}/deliveries", responses=problem_responses(401, 403, 404))
-async def list_deliveries(digest_id: int, session: SessionDep, _: Admin) -> list[DeliveryOut]:
+async def list_deliveries(digest_id: IdPath, session: SessionDep, _: Admin) -> list[DeliveryOut]:
     """The emails of a digest: status, attempts, last error and next attempt."""
-    try:
-        await service.get_digest(session, digest_id=digest_id)
-    except DigestError as exc:
-        raise _problem(exc) from exc
+    await service.get_digest(session, digest_id=digest_id)
     return [DeliveryOut.of(d) for d in await service.deliveries_of(session, digest_ids=[digest_id])]
 
 
@@ -262,43 +225,34 @@ async def create_recipient_list(
     body: RecipientListIn, session: SessionDep, principal: Admin
 ) -> RecipientListOut:
     """Add a recipient list; 409 if the name is taken."""
-    try:
-        rl = await service.create_list(
-            session,
-            values=body.model_dump(),
-            actor=principal.label,
-            actor_user_id=principal.user.id,
-        )
-    except DigestError as exc:
-        raise _problem(exc) from exc
+    rl = await service.create_list(
+        session,
+        values=body.model_dump(),
+        actor=principal.label,
+        actor_user_id=principal.user.id,
+    )
     await session.commit()
     return RecipientListOut.of(rl)
 
 
 @router.get("/recipient-lists/{list_id}", responses=problem_responses(401, 403, 404))
-async def get_recipient_list(list_id: int, session: SessionDep, _: Admin) -> RecipientListOut:
+async def get_recipient_list(list_id: IdPath, session: SessionDep, _: Admin) -> RecipientListOut:
     """Get one recipient list."""
-    try:
-        return RecipientListOut.of(await service.get_list(session, list_id=list_id))
-    except DigestError as exc:
-        raise _problem(exc) from exc
+    return RecipientListOut.of(await service.get_list(session, list_id=list_id))
 
 
 @router.patch("/recipient-lists/{list_id}", responses=problem_responses(401, 403, 404, 409, 422))
 async def update_recipient_list(
-    list_id: int, body: RecipientListUpdate, session: SessionDep, principal: Admin
+    list_id: IdPath, body: RecipientListUpdate, session: SessionDep, principal: Admin
 ) -> RecipientListOut:
     """Change a recipient list."""
-    try:
-        rl = await service.update_list(
-            session,
-            list_id=list_id,
-            changes=body.model_dump(exclude_unset=True),
-            actor=principal.label,
-            actor_user_id=principal.user.id,
-        )
-    except DigestError as exc:
-        raise _problem(exc) from exc
+    rl = await service.update_list(
+        session,
+        list_id=list_id,
+        changes=body.model_dump(exclude_unset=True),
+        actor=principal.label,
+        actor_user_id=principal.user.id,
+    )
     await session.commit()
     return RecipientListOut.of(rl)
 
@@ -308,66 +262,23 @@ async def update_recipient_list(
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problem_responses(401, 403, 404),
 )
-async def delete_recipient_list(list_id: int, session: SessionDep, principal: Admin) -> Response:
+async def delete_recipient_list(list_id: IdPath, session: SessionDep, principal: Admin) -> Response:
     """Remove a recipient list; its past digests and deliveries stay."""
-    try:
-        await service.delete_list(
-            session, list_id=list_id, actor=principal.label, actor_user_id=principal.user.id
-        )
-    except DigestError as exc:
-        raise _problem(exc) from exc
+    await service.delete_list(
+        session, list_id=list_id, actor=principal.label, actor_user_id=principal.user.id
+    )
     await session.commit()
     return Response(status_code=204)
 
 
-@router.get("/alerts", responses=problem_responses(400, 401, 403))
-async def list_alerts(
-    session: SessionDep, _: Reader, limit: Limit = 50, cursor: str | None = None
-) -> AlertPage:
-    """List spike alerts, newest first, each with what drove it."""
-    stmt = select(Alert).order_by(Alert.id.desc()).limit(limit + 1)
-    after = _decode(cursor)
-    if after is not None:
-        stmt = stmt.where(Alert.id < after)
-    alerts = list((await session.execute(stmt)).scalars())
-    page = alerts[:limit]
-    return AlertPage(
-        items=[AlertOut.of(a) for a in page],
-        next_cursor=_encode(page[-1].id) if len(alerts) > limit else None,
-    )
-
-
-@router.get("/alerts/{alert_id}", responses=problem_responses(401, 403, 404))
-async def get_alert(alert_id: int, session: SessionDep, _: Reader) -> AlertOut:
-    """Get one spike alert."""
-    alert = await session.get(Alert, alert_id)
-    if alert is None:
-        raise ApiProblem(404, "Not found", f"no alert {alert_id}", slug="not-found")
-    return AlertOut.of(alert)
-
-
-@router.post("/alerts/check", responses=problem_responses(401, 403, 422))
-async def check_alerts_now(
-    request: Request, settings: SettingsDep, principal: Admin, body: AlertCheckIn | None = None
-) -> list[AlertOut]:
-    """Run the spike check for the hour ending at `at` (default: the last full hour)."""
-    at = (body or AlertCheckIn()).at or utcnow()
-    at = at if at.tzinfo else at.replace(tzinfo=UTC)
-    sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
-    raised = await check_spikes(sessions, settings=settings, window_end=hour_floor(at))
-    return [AlertOut.of(a) for a in raised]
-
-
 @router.get("/integration-events", responses=problem_responses(401, 403))
 async def list_events(
-    session: SessionDep, _: Reader, after: Annotated[int, Query(ge=0)] = 0, limit: Limit = 100
+    session: SessionDep,
+    _: Reader,
+    after: Annotated[int, Query(ge=0, le=MAX_DB_INT)] = 0,
+    limit: Limit = 100,
 ) -> EventPage:
     """Events after id `after`, oldest first: poll with the last `next_after` you saw."""
-    rows = await session.execute(
-        select(IntegrationEvent)
-        .where(IntegrationEvent.id > after)
-        .order_by(IntegrationEvent.id)
-        .limit(limit)
-    )
-    items = [EventOut.of(e) for e in rows.scalars()]
+    events = await service.events_after(session, after=after, limit=limit)
+    items = [EventOut.of(e) for e in events]
     return EventPage(items=items, next_after=items[-1].id if items else after)

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 from fastapi import APIRouter, Response, status
 
 from listener.nlp import corrections, models_store, topics_store
-from listener.nlp.errors import NlpError
 from listener.nlp.schemas import (
     CorrectionCreated,
     CorrectionIn,
@@ -21,20 +17,10 @@ from listener.nlp.schemas import (
     correction_value,
 )
 from listener.rest.deps import Admin, Reader, SessionDep, Triager
-from listener.rest.problems import ApiProblem, problem_responses
+from listener.rest.params import IdPath
+from listener.rest.problems import problem_responses
 
 router = APIRouter()
-
-
-@contextmanager
-def _problems() -> Iterator[None]:
-    """Answer the NLP services' errors as problem+json with their own status."""
-    try:
-        yield
-    except NlpError as exc:
-        raise ApiProblem(
-            exc.status, exc.title, exc.detail, slug=exc.type_slug, **exc.extra
-        ) from exc
 
 
 @router.post(
@@ -44,18 +30,17 @@ def _problems() -> Iterator[None]:
     tags=["nlp"],
 )
 async def correct_mention(
-    mention_id: int, body: CorrectionIn, session: SessionDep, principal: Triager
+    mention_id: IdPath, body: CorrectionIn, session: SessionDep, principal: Triager
 ) -> CorrectionCreated:
     """Correct a mention's sentiment, intents or topics; the model's output is kept beside it."""
-    with _problems():
-        correction = await corrections.correct_mention(
-            session,
-            mention_id=mention_id,
-            field=body.field,
-            value=correction_value(body),
-            user_id=principal.user.id,
-            actor=principal.label,
-        )
+    correction = await corrections.correct_mention(
+        session,
+        mention_id=mention_id,
+        field=body.field,
+        value=correction_value(body),
+        user_id=principal.user.id,
+        actor=principal.label,
+    )
     await session.commit()
     mention = await corrections.get_mention(session, mention_id=mention_id)
     topics = await corrections.topic_names(session, mention_id=mention_id)
@@ -69,10 +54,11 @@ async def correct_mention(
     responses=problem_responses(401, 403, 404),
     tags=["nlp"],
 )
-async def list_corrections(mention_id: int, session: SessionDep, _: Reader) -> list[CorrectionOut]:
+async def list_corrections(
+    mention_id: IdPath, session: SessionDep, _: Reader
+) -> list[CorrectionOut]:
     """List a mention's corrections, newest first, each with the model's output it replaced."""
-    with _problems():
-        found = await corrections.list_corrections(session, mention_id=mention_id)
+    found = await corrections.list_corrections(session, mention_id=mention_id)
     return [CorrectionOut.of(c) for c in found]
 
 
@@ -90,15 +76,14 @@ async def list_topics(session: SessionDep, _: Reader) -> list[TopicOut]:
 )
 async def create_topic(body: TopicIn, session: SessionDep, principal: Admin) -> TopicOut:
     """Add a topic; new mentions are tagged with it (run `luister nlp retag` for stored ones)."""
-    with _problems():
-        topic = await topics_store.create_topic(
-            session,
-            name=body.name,
-            description=body.description,
-            keywords=body.keywords,
-            actor=principal.label,
-            user_id=principal.user.id,
-        )
+    topic = await topics_store.create_topic(
+        session,
+        name=body.name,
+        description=body.description,
+        keywords=body.keywords,
+        actor=principal.label,
+        user_id=principal.user.id,
+    )
     await session.commit()
     return TopicOut.of(topic)
 
@@ -106,27 +91,25 @@ async def create_topic(body: TopicIn, session: SessionDep, principal: Admin) -> 
 @router.get(
     "/api/v1/topics/{topic_id}", responses=problem_responses(401, 403, 404), tags=["topics"]
 )
-async def get_topic(topic_id: int, session: SessionDep, _: Reader) -> TopicOut:
+async def get_topic(topic_id: IdPath, session: SessionDep, _: Reader) -> TopicOut:
     """Get one topic."""
-    with _problems():
-        return TopicOut.of(await topics_store.get_topic(session, topic_id=topic_id))
+    return TopicOut.of(await topics_store.get_topic(session, topic_id=topic_id))
 
 
 @router.patch(
     "/api/v1/topics/{topic_id}", responses=problem_responses(401, 403, 404, 409), tags=["topics"]
 )
 async def update_topic(
-    topic_id: int, body: TopicUpdate, session: SessionDep, principal: Admin
+    topic_id: IdPath, body: TopicUpdate, session: SessionDep, principal: Admin
 ) -> TopicOut:
     """Rename a topic or replace its description or phrases."""
-    with _problems():
-        topic = await topics_store.update_topic(
-            session,
-            topic_id=topic_id,
-            changes=body.model_dump(exclude_unset=True),
-            actor=principal.label,
-            user_id=principal.user.id,
-        )
+    topic = await topics_store.update_topic(
+        session,
+        topic_id=topic_id,
+        changes=body.model_dump(exclude_unset=True),
+        actor=principal.label,
+        user_id=principal.user.id,
+    )
     await session.commit()
     return TopicOut.of(topic)
 
@@ -137,12 +120,11 @@ async def update_topic(
     responses=problem_responses(401, 403, 404),
     tags=["topics"],
 )
-async def delete_topic(topic_id: int, session: SessionDep, principal: Admin) -> Response:
+async def delete_topic(topic_id: IdPath, session: SessionDep, principal: Admin) -> Response:
     """Delete a topic; mentions lose their link to it."""
-    with _problems():
-        await topics_store.delete_topic(
-            session, topic_id=topic_id, actor=principal.label, user_id=principal.user.id
-        )
+    await topics_store.delete_topic(
+        session, topic_id=topic_id, actor=principal.label, user_id=principal.user.id
+    )
     await session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -160,12 +142,11 @@ async def list_models(
     responses=problem_responses(401, 403, 404, 409),
     tags=["nlp"],
 )
-async def activate_model(model_id: int, session: SessionDep, principal: Admin) -> ModelOut:
+async def activate_model(model_id: IdPath, session: SessionDep, principal: Admin) -> ModelOut:
     """Use this model for its language's sentiment from the next batch on."""
-    with _problems():
-        model = await models_store.activate_model(
-            session, model_id=model_id, actor=principal.label, user_id=principal.user.id
-        )
+    model = await models_store.activate_model(
+        session, model_id=model_id, actor=principal.label, user_id=principal.user.id
+    )
     await session.commit()
     return ModelOut.of(model)
 
@@ -175,11 +156,10 @@ async def activate_model(model_id: int, session: SessionDep, principal: Admin) -
     responses=problem_responses(401, 403, 404, 409),
     tags=["nlp"],
 )
-async def deactivate_model(model_id: int, session: SessionDep, principal: Admin) -> ModelOut:
+async def deactivate_model(model_id: IdPath, session: SessionDep, principal: Admin) -> ModelOut:
     """Stop using this model; its language's sentiment comes from the lexicon again."""
-    with _problems():
-        model = await models_store.deactivate_model(
-            session, model_id=model_id, actor=principal.label, user_id=principal.user.id
-        )
+    model = await models_store.deactivate_model(
+        session, model_id=model_id, actor=principal.label, user_id=principal.user.id
+    )
     await session.commit()
     return ModelOut.of(model)

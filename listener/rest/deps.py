@@ -1,15 +1,17 @@
-"""Request-scoped dependencies: the database session and the authenticated caller."""
+"""Request dependencies: the database session, the guarded HTTP client and the caller."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Annotated, Any
 
+import httpx
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from listener.accounts.service import Principal, authenticate_token
+from listener.kit.http import make_client
 from listener.models import Scope
 from listener.rest.problems import ApiProblem
 from listener.settings import Settings
@@ -30,8 +32,19 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+async def get_http_client(request: Request) -> httpx.AsyncClient:
+    """The process's one guarded client (made on first use; the app's lifespan closes it)."""
+    # Async so it runs on the event loop, not in a thread: two requests cannot race to make one.
+    state = request.app.state
+    client: httpx.AsyncClient | None = getattr(state, "http_client", None)
+    if client is None or client.is_closed:
+        client = state.http_client = make_client(state.settings)
+    return client
+
+
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+HttpClientDep = Annotated[httpx.AsyncClient, Depends(get_http_client)]
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="luister"'}
 

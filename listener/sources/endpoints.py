@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from connectors.registry import get_connector, list_kinds
 from listener.models import Mention, utcnow
 from listener.rest.deps import Admin, Reader, SessionDep
+from listener.rest.params import IdPath
 from listener.rest.problems import ApiProblem, problem_responses
 from listener.sources import service
 from listener.sources.schemas import KindOut, PauseIn, SourceIn, SourceOut, SourceUpdate
@@ -74,14 +75,14 @@ async def create_source(
 
 
 @router.get("/{source_id}", responses=problem_responses(401, 403, 404))
-async def get_source(source_id: int, session: SessionDep, _: Reader) -> SourceOut:
+async def get_source(source_id: IdPath, session: SessionDep, _: Reader) -> SourceOut:
     """Get one source: settings (credentials masked), last poll, errors and counts."""
     return await _out(session, source_id)
 
 
 @router.patch("/{source_id}", responses=problem_responses(401, 403, 404, 422))
 async def update_source(
-    source_id: int, body: SourceUpdate, session: SessionDep, _: Admin, request: Request
+    source_id: IdPath, body: SourceUpdate, session: SessionDep, _: Admin, request: Request
 ) -> SourceOut:
     """Change a source; masked credentials ("********") keep their stored value."""
     try:
@@ -103,7 +104,7 @@ async def update_source(
 
 @router.post("/{source_id}/pause", responses=problem_responses(401, 403, 404))
 async def pause_source(
-    source_id: int, session: SessionDep, _: Admin, body: PauseIn | None = None
+    source_id: IdPath, session: SessionDep, _: Admin, body: PauseIn | None = None
 ) -> SourceOut:
     """Stop polling a source until it is resumed."""
     try:
@@ -116,7 +117,7 @@ async def pause_source(
 
 
 @router.post("/{source_id}/resume", responses=problem_responses(401, 403, 404))
-async def resume_source(source_id: int, session: SessionDep, _: Admin) -> SourceOut:
+async def resume_source(source_id: IdPath, session: SessionDep, _: Admin) -> SourceOut:
     """Poll a paused source again, starting now."""
     try:
         source = await service.get_source(session, source_id=source_id)
@@ -132,7 +133,7 @@ async def resume_source(source_id: int, session: SessionDep, _: Admin) -> Source
     status_code=status.HTTP_202_ACCEPTED,
     responses=problem_responses(401, 403, 404, 409),
 )
-async def poll_now(source_id: int, session: SessionDep, _: Admin) -> SourceOut:
+async def poll_now(source_id: IdPath, session: SessionDep, _: Admin) -> SourceOut:
     """Ask for a poll as soon as possible (the runner or a worker picks it up)."""
     try:
         source = await service.get_source(session, source_id=source_id)
@@ -153,7 +154,7 @@ async def poll_now(source_id: int, session: SessionDep, _: Admin) -> SourceOut:
     responses=problem_responses(401, 403, 404, 409),
 )
 async def delete_source(
-    source_id: int, session: SessionDep, _: Admin, purge: bool = False
+    source_id: IdPath, session: SessionDep, _: Admin, purge: bool = False
 ) -> Response:
     """Delete a source; with its mentions only when `purge=true`."""
     try:

@@ -14,10 +14,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors.items import MentionIn
-from listener.hooks import mentions_changed
 from listener.kit import describe_validation_error
 from listener.models import Author, Mention, QuarantinedItem, QueueItem, Source, utcnow
 from listener.nlp.store import BatchTags, store_ingested_tags, tag_pending
+from listener.reactions import mentions_changed
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import httpx
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from connectors.http import FetchError, HttpPolicy, describe_error, guarded_client, user_agent
+from connectors.http import FetchError, describe_error
 from connectors.registry import get_connector
 from listener.models import Source, utcnow
 from listener.settings import Settings
@@ -27,22 +27,6 @@ from listener.sources.ingest import IngestReport, ingest_mentions, quarantine_it
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = timedelta(hours=6)
-
-
-def http_policy(settings: Settings) -> HttpPolicy:
-    """The guarded client's limits from the settings."""
-    return HttpPolicy(
-        allow_hosts=tuple(settings.http_allow_hosts),
-        max_wire_bytes=settings.http_max_bytes,
-        max_decoded_bytes=settings.http_max_bytes,
-        deadline=settings.http_deadline_seconds,
-        user_agent=user_agent(settings.contact_url),
-    )
-
-
-def make_client(settings: Settings) -> httpx.AsyncClient:
-    """The guarded client every poll uses."""
-    return guarded_client(http_policy(settings))
 
 
 @dataclass(frozen=True)

@@ -37,11 +37,20 @@ from connectors.writes import (
     find_own_reply,
     writer_for,
 )
-from listener.models import Author, Mention, OutboxKind, OutboxMessage, Source, utcnow
+from listener.models import (
+    Author,
+    Mention,
+    OutboxKind,
+    OutboxMessage,
+    OutboxStatus,
+    Source,
+    User,
+    utcnow,
+)
 from listener.settings import Settings
 from listener.sources.credentials import CredentialError, open_config
 from moderation.outbox import responses
-from moderation.outbox.service import OutboxStatus, outbox_state
+from moderation.outbox.service import PlatformRule, outbox_state, schedule
 from moderation.queue import audit
 
 log = logging.getLogger(__name__)
@@ -170,6 +179,33 @@ async def preflight(
     """Check the row against the platform's rules now, before staff schedule it."""
     plan = await plan_for(session, row=row, settings=settings)
     return await plan.writer.check(client=client, config=plan.config, request=plan.request)
+
+
+async def schedule_checked(
+    session: AsyncSession,
+    *,
+    row: OutboxMessage,
+    version: int,
+    actor: User,
+    actor_label: str,
+    settings: Settings,
+    client: httpx.AsyncClient,
+) -> OutboxMessage:
+    """Check the platform's rules, then start the undo window (`service.schedule`)."""
+    try:
+        await preflight(session, row=row, settings=settings, client=client)
+    except RuleViolation as exc:
+        raise PlatformRule(str(exc), field=exc.field) from exc
+    except httpx.HTTPError:
+        pass  # the platform cannot be asked now; the sender checks again before sending
+    return await schedule(
+        session,
+        outbox_id=row.id,
+        version=version,
+        actor=actor,
+        actor_label=actor_label,
+        settings=settings,
+    )
 
 
 async def _claim(

@@ -6,10 +6,10 @@ from typing import Literal
 
 from fastapi import APIRouter, status
 
-from listener.rest.deps import Reader, SessionDep, SettingsDep, Triager
+from listener.rest.deps import HttpClientDep, Reader, SessionDep, SettingsDep, Triager
+from listener.rest.params import IdPath
 from listener.rest.problems import problem_responses
 from moderation.outbox import questions
-from moderation.outbox.endpoints.replies import HttpClient, schedule_checked
 from moderation.outbox.schemas import (
     MarkedRead,
     MarkReadIn,
@@ -20,6 +20,7 @@ from moderation.outbox.schemas import (
     QuestionViewOut,
     ReplyOut,
 )
+from moderation.outbox.sending import schedule_checked
 
 router = APIRouter(prefix="/api/v1/questions", tags=["questions"])
 
@@ -32,7 +33,7 @@ async def ask_question(
     session: SessionDep,
     settings: SettingsDep,
     principal: Triager,
-    client: HttpClient,
+    client: HttpClientDep,
 ) -> QuestionCreated:
     """Post a question to a source (or as a follow-up under a mention) and collect answers."""
     question, row = await questions.ask(
@@ -52,7 +53,8 @@ async def ask_question(
             session,
             row=row,
             version=row.version,
-            principal=principal,
+            actor=principal.user,
+            actor_label=principal.label,
             settings=settings,
             client=client,
         )
@@ -72,14 +74,14 @@ async def list_questions(
 
 
 @router.get("/{question_id}", responses=problem_responses(401, 403, 404))
-async def get_question(question_id: int, session: SessionDep, _: Reader) -> QuestionViewOut:
+async def get_question(question_id: IdPath, session: SessionDep, _: Reader) -> QuestionViewOut:
     """A question with its answers, their sentiment and topics, and what is still unread."""
     return QuestionViewOut.of(await questions.question_view(session, question_id=question_id))
 
 
 @router.post("/{question_id}/read", responses=problem_responses(401, 403, 404))
 async def mark_read(
-    question_id: int, body: MarkReadIn, session: SessionDep, principal: Triager
+    question_id: IdPath, body: MarkReadIn, session: SessionDep, principal: Triager
 ) -> MarkedRead:
     """Mark answers read (all of them when no ids are given)."""
     marked = await questions.mark_read(
@@ -95,7 +97,9 @@ async def mark_read(
 
 
 @router.post("/{question_id}/close", responses=problem_responses(401, 403, 404))
-async def close_question(question_id: int, session: SessionDep, principal: Triager) -> QuestionOut:
+async def close_question(
+    question_id: IdPath, session: SessionDep, principal: Triager
+) -> QuestionOut:
     """Stop collecting answers to a question."""
     question = await questions.close_question(
         session, question_id=question_id, actor=principal.user, actor_label=principal.label

@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Annotated
-
-import httpx
-from fastapi import APIRouter, Depends, status
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi import APIRouter, status
 
 from connectors.base import WriteAction
-from connectors.writes import RuleViolation
-from listener.accounts.service import Principal
-from listener.models import OutboxMessage
-from listener.rest.deps import Reader, SessionDep, SettingsDep, Triager
+from listener.rest.deps import HttpClientDep, Reader, SessionDep, SettingsDep, Triager
+from listener.rest.params import IdPath
 from listener.rest.problems import problem_responses
-from listener.settings import Settings
-from listener.sources.polling import make_client
 from moderation.outbox import appreciation, responses
 from moderation.outbox import reply_templates as templates
 from moderation.outbox import service as outbox
@@ -31,45 +22,10 @@ from moderation.outbox.schemas import (
     ReplyVersion,
     ResponseOut,
 )
-from moderation.outbox.sending import preflight
+from moderation.outbox.sending import schedule_checked
 from moderation.queue.errors import InvalidRequest
 
 router = APIRouter(prefix="/api/v1", tags=["replies"])
-
-
-async def get_http_client(settings: SettingsDep) -> AsyncIterator[httpx.AsyncClient]:
-    """The guarded client, for endpoints that talk to a platform while you wait."""
-    async with make_client(settings) as client:
-        yield client
-
-
-HttpClient = Annotated[httpx.AsyncClient, Depends(get_http_client)]
-
-
-async def schedule_checked(
-    session: AsyncSession,
-    *,
-    row: OutboxMessage,
-    version: int,
-    principal: Principal,
-    settings: Settings,
-    client: httpx.AsyncClient,
-) -> OutboxMessage:
-    """Check the platform's rules, then start the undo window."""
-    try:
-        await preflight(session, row=row, settings=settings, client=client)
-    except RuleViolation as exc:
-        raise outbox.PlatformRule(str(exc), field=exc.field) from exc
-    except httpx.HTTPError:
-        pass  # the platform cannot be asked now; the sender checks again before sending
-    return await outbox.schedule(
-        session,
-        outbox_id=row.id,
-        version=version,
-        actor=principal.user,
-        actor_label=principal.label,
-        settings=settings,
-    )
 
 
 @router.post(
@@ -78,12 +34,12 @@ async def schedule_checked(
     responses=problem_responses(400, 401, 403, 404, 409),
 )
 async def create_reply(
-    mention_id: int,
+    mention_id: IdPath,
     body: ReplyIn,
     session: SessionDep,
     settings: SettingsDep,
     principal: Triager,
-    client: HttpClient,
+    client: HttpClientDep,
 ) -> ReplyOut:
     """Draft a reply to a mention (from a template if you like); `send` schedules it at once."""
     text = body.body
@@ -110,7 +66,8 @@ async def create_reply(
             session,
             row=row,
             version=row.version,
-            principal=principal,
+            actor=principal.user,
+            actor_label=principal.label,
             settings=settings,
             client=client,
         )
@@ -119,21 +76,21 @@ async def create_reply(
 
 
 @router.get("/mentions/{mention_id}/replies", responses=problem_responses(401, 403))
-async def list_replies(mention_id: int, session: SessionDep, _: Reader) -> list[ReplyOut]:
+async def list_replies(mention_id: IdPath, session: SessionDep, _: Reader) -> list[ReplyOut]:
     """The replies to a mention, newest first, whatever their state."""
     rows = await outbox.list_outbox(session, mention_id=mention_id)
     return [ReplyOut.of(r) for r in rows]
 
 
 @router.get("/replies/{reply_id}", responses=problem_responses(401, 403, 404))
-async def get_reply(reply_id: int, session: SessionDep, _: Reader) -> ReplyOut:
+async def get_reply(reply_id: IdPath, session: SessionDep, _: Reader) -> ReplyOut:
     """One reply or post and where it stands."""
     return ReplyOut.of(await outbox.get_outbox(session, outbox_id=reply_id))
 
 
 @router.patch("/replies/{reply_id}", responses=problem_responses(401, 403, 404, 409))
 async def edit_reply(
-    reply_id: int, body: ReplyEdit, session: SessionDep, principal: Triager
+    reply_id: IdPath, body: ReplyEdit, session: SessionDep, principal: Triager
 ) -> ReplyOut:
     """Change a draft's text (an approved draft needs approving again)."""
     row = await outbox.edit(
@@ -151,7 +108,7 @@ async def edit_reply(
 
 @router.post("/replies/{reply_id}/approve", responses=problem_responses(401, 403, 404, 409))
 async def approve_reply(
-    reply_id: int, body: ReplyVersion, session: SessionDep, principal: Triager
+    reply_id: IdPath, body: ReplyVersion, session: SessionDep, principal: Triager
 ) -> ReplyOut:
     """Approve a colleague's draft (when the team wants a second pair of eyes)."""
     row = await outbox.approve(
@@ -167,12 +124,12 @@ async def approve_reply(
 
 @router.post("/replies/{reply_id}/send", responses=problem_responses(400, 401, 403, 404, 409))
 async def send_reply(
-    reply_id: int,
+    reply_id: IdPath,
     body: ReplyVersion,
     session: SessionDep,
     settings: SettingsDep,
     principal: Triager,
-    client: HttpClient,
+    client: HttpClientDep,
 ) -> ReplyOut:
     """Send: it leaves when the undo window (`scheduled_at`) closes."""
     row = await outbox.get_outbox(session, outbox_id=reply_id)
@@ -180,7 +137,8 @@ async def send_reply(
         session,
         row=row,
         version=body.version,
-        principal=principal,
+        actor=principal.user,
+        actor_label=principal.label,
         settings=settings,
         client=client,
     )
@@ -189,7 +147,7 @@ async def send_reply(
 
 
 @router.post("/replies/{reply_id}/undo", responses=problem_responses(401, 403, 404, 409))
-async def undo_reply(reply_id: int, session: SessionDep, principal: Triager) -> ReplyOut:
+async def undo_reply(reply_id: IdPath, session: SessionDep, principal: Triager) -> ReplyOut:
     """Take a scheduled reply back to draft; 409 once it has started to leave."""
     row = await outbox.undo(
         session, outbox_id=reply_id, actor=principal.user, actor_label=principal.label
@@ -200,7 +158,7 @@ async def undo_reply(reply_id: int, session: SessionDep, principal: Triager) -> 
 
 @router.post("/replies/{reply_id}/cancel", responses=problem_responses(401, 403, 404, 409))
 async def cancel_reply(
-    reply_id: int, body: OptionalVersion, session: SessionDep, principal: Triager
+    reply_id: IdPath, body: OptionalVersion, session: SessionDep, principal: Triager
 ) -> ReplyOut:
     """Drop a reply that has not left."""
     row = await outbox.cancel(
@@ -216,7 +174,7 @@ async def cancel_reply(
 
 @router.post("/replies/{reply_id}/retry", responses=problem_responses(401, 403, 404, 409))
 async def retry_reply(
-    reply_id: int, body: OptionalVersion, session: SessionDep, principal: Triager
+    reply_id: IdPath, body: OptionalVersion, session: SessionDep, principal: Triager
 ) -> ReplyOut:
     """Send a failed reply again now."""
     row = await outbox.retry(
@@ -236,12 +194,12 @@ async def retry_reply(
     responses=problem_responses(400, 401, 403, 404, 409, 502),
 )
 async def appreciate(
-    mention_id: int,
+    mention_id: IdPath,
     body: AppreciationIn,
     session: SessionDep,
     settings: SettingsDep,
     principal: Triager,
-    client: HttpClient,
+    client: HttpClientDep,
 ) -> AppreciationOut:
     """Like or boost the mention on its platform (409 if it already stands)."""
     row = await appreciation.appreciate(
@@ -259,7 +217,7 @@ async def appreciate(
 
 @router.get("/mentions/{mention_id}/appreciations", responses=problem_responses(401, 403))
 async def list_appreciations(
-    mention_id: int, session: SessionDep, _: Reader
+    mention_id: IdPath, session: SessionDep, _: Reader
 ) -> list[AppreciationOut]:
     """The likes and boosts given to a mention, standing and taken back."""
     rows = await appreciation.list_appreciations(session, mention_id=mention_id)
@@ -270,11 +228,11 @@ async def list_appreciations(
     "/appreciations/{appreciation_id}", responses=problem_responses(401, 403, 404, 409, 502)
 )
 async def undo_appreciation(
-    appreciation_id: int,
+    appreciation_id: IdPath,
     session: SessionDep,
     settings: SettingsDep,
     principal: Triager,
-    client: HttpClient,
+    client: HttpClientDep,
 ) -> AppreciationOut:
     """Take a like or boost back on the platform."""
     row = await appreciation.undo_appreciation(
@@ -295,7 +253,7 @@ async def undo_appreciation(
     responses=problem_responses(400, 401, 403, 404),
 )
 async def answered_elsewhere(
-    mention_id: int, body: ExternalAnswerIn, session: SessionDep, principal: Triager
+    mention_id: IdPath, body: ExternalAnswerIn, session: SessionDep, principal: Triager
 ) -> ResponseOut:
     """Record that you answered somewhere Luister cannot post; counts for response times."""
     row = await responses.mark_answered_elsewhere(
@@ -312,7 +270,7 @@ async def answered_elsewhere(
 
 
 @router.get("/mentions/{mention_id}/responses", responses=problem_responses(401, 403))
-async def list_responses(mention_id: int, session: SessionDep, _: Reader) -> list[ResponseOut]:
+async def list_responses(mention_id: IdPath, session: SessionDep, _: Reader) -> list[ResponseOut]:
     """How and when a mention was answered, and how long its author waited."""
     rows = await responses.list_responses(session, mention_id=mention_id)
     return [ResponseOut.of(r) for r in rows]

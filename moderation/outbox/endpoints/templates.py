@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 
 from listener.rest.deps import Admin, Reader, SessionDep
+from listener.rest.params import IdPath, IdQuery
 from listener.rest.problems import problem_responses
 from moderation.outbox import reply_templates as templates
 from moderation.outbox.schemas import RenderedOut, RenderIn, TemplateIn, TemplateOut, TemplatePatch
@@ -27,7 +28,7 @@ async def list_templates(
 
 @router.get("/suggestions", responses=problem_responses(401, 403, 404))
 async def suggest_templates(
-    mention_id: int, session: SessionDep, _: Reader, limit: int = 5
+    mention_id: IdQuery, session: SessionDep, _: Reader, limit: int = 5
 ) -> list[TemplateOut]:
     """Templates that fit a mention: its language, then its intents, then its topics."""
     rows = await templates.suggest(session, mention_id=mention_id, limit=min(max(limit, 1), 20))
@@ -51,14 +52,14 @@ async def create_template(body: TemplateIn, session: SessionDep, principal: Admi
 
 
 @router.get("/{template_id}", responses=problem_responses(401, 403, 404))
-async def get_template(template_id: int, session: SessionDep, _: Reader) -> TemplateOut:
+async def get_template(template_id: IdPath, session: SessionDep, _: Reader) -> TemplateOut:
     """One canned response."""
     return TemplateOut.of(await templates.get_template(session, template_id=template_id))
 
 
 @router.patch("/{template_id}", responses=problem_responses(400, 401, 403, 404))
 async def update_template(
-    template_id: int, body: TemplatePatch, session: SessionDep, principal: Admin
+    template_id: IdPath, body: TemplatePatch, session: SessionDep, principal: Admin
 ) -> TemplateOut:
     """Change a canned response."""
     row = await templates.update_template(
@@ -76,7 +77,7 @@ async def update_template(
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problem_responses(401, 403, 404),
 )
-async def delete_template(template_id: int, session: SessionDep, principal: Admin) -> Response:
+async def delete_template(template_id: IdPath, session: SessionDep, principal: Admin) -> Response:
     """Remove a canned response."""
     await templates.delete_template(session, template_id=template_id, actor=principal.user)
     await session.commit()
@@ -85,7 +86,7 @@ async def delete_template(template_id: int, session: SessionDep, principal: Admi
 
 @router.post("/{template_id}/render", responses=problem_responses(401, 403, 404))
 async def render_template(
-    template_id: int, body: RenderIn, session: SessionDep, _: Reader
+    template_id: IdPath, body: RenderIn, session: SessionDep, _: Reader
 ) -> RenderedOut:
     """Fill a template for a mention; `unfilled` lists what must be written before sending."""
     rendered = await templates.render(

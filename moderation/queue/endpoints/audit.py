@@ -10,7 +10,9 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
+from listener.kit import MAX_DB_INT
 from listener.rest.deps import Reader, SessionDep, SettingsDep
+from listener.rest.params import OptionalIdQuery
 from listener.rest.problems import problem_responses
 from moderation.queue.audit import AuditFilter, export_csv, list_audit
 from moderation.queue.schemas import AuditOut
@@ -52,8 +54,8 @@ async def audit_log(
     session: SessionDep,
     settings: SettingsDep,
     _: Reader,
-    mention_id: int | None = None,
-    user_id: Annotated[int | None, Query(description="Who acted")] = None,
+    mention_id: OptionalIdQuery = None,
+    user_id: Annotated[int | None, Query(ge=1, le=MAX_DB_INT, description="Who acted")] = None,
     entity: Annotated[str | None, Query(max_length=32, examples=["mention"])] = None,
     entity_id: Annotated[str | None, Query(max_length=64)] = None,
     action: Annotated[str | None, Query(max_length=64, examples=["status"])] = None,
@@ -80,8 +82,8 @@ async def audit_log(
 async def export_audit(
     request: Request,
     _: Reader,
-    mention_id: int | None = None,
-    user_id: Annotated[int | None, Query(description="Who acted")] = None,
+    mention_id: OptionalIdQuery = None,
+    user_id: Annotated[int | None, Query(ge=1, le=MAX_DB_INT, description="Who acted")] = None,
     entity: Annotated[str | None, Query(max_length=32)] = None,
     entity_id: Annotated[str | None, Query(max_length=64)] = None,
     action: Annotated[str | None, Query(max_length=64)] = None,

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, status
 
 from listener.rest.deps import Reader, SessionDep, SettingsDep, Triager
+from listener.rest.params import IdPath
 from listener.rest.problems import problem_responses
 from moderation.queue import authors
 from moderation.queue.listing import MentionFilter, list_mentions
@@ -17,14 +18,14 @@ router = APIRouter(prefix="/api/v1/authors", tags=["authors"])
 
 
 @router.get("/{author_id}", responses=problem_responses(401, 403, 404))
-async def get_author(author_id: int, session: SessionDep, _: Reader) -> AuthorProfileOut:
+async def get_author(author_id: IdPath, session: SessionDep, _: Reader) -> AuthorProfileOut:
     """Show one person across their linked identities: history, sentiment, response times."""
     return AuthorProfileOut.of(await authors.author_profile(session, author_id=author_id))
 
 
 @router.get("/{author_id}/mentions", responses=problem_responses(400, 401, 403, 404))
 async def author_mentions(
-    author_id: int,
+    author_id: IdPath,
     session: SessionDep,
     settings: SettingsDep,
     _: Reader,
@@ -50,7 +51,7 @@ async def author_mentions(
     responses=problem_responses(400, 401, 403, 404, 409),
 )
 async def link_author(
-    author_id: int, body: LinkIn, session: SessionDep, principal: Triager
+    author_id: IdPath, body: LinkIn, session: SessionDep, principal: Triager
 ) -> AuthorProfileOut:
     """Link another author record to this one as the same person."""
     await authors.link_authors(
@@ -66,7 +67,7 @@ async def link_author(
 
 @router.delete("/{author_id}/links/{other_id}", responses=problem_responses(401, 403, 404))
 async def unlink_author(
-    author_id: int, other_id: int, session: SessionDep, principal: Triager
+    author_id: IdPath, other_id: IdPath, session: SessionDep, principal: Triager
 ) -> AuthorProfileOut:
     """Remove the link between two author records."""
     await authors.unlink_authors(
@@ -82,7 +83,7 @@ async def unlink_author(
     responses=problem_responses(401, 403, 404, 422),
 )
 async def add_author_note(
-    author_id: int, body: AuthorNoteIn, session: SessionDep, principal: Triager
+    author_id: IdPath, body: AuthorNoteIn, session: SessionDep, principal: Triager
 ) -> AuthorNoteOut:
     """Keep an internal note about the person."""
     note = await authors.add_author_note(

@@ -7,8 +7,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from sqlalchemy import select
 
+from listener.kit import MAX_DB_INT
 from listener.models import BulkJob, BulkJobItem, utcnow
 from listener.rest.deps import SessionDep, Triager
+from listener.rest.params import IdPath
 from listener.rest.problems import problem_responses
 from moderation.queue import bulk, views
 from moderation.queue.bulk import BulkParams
@@ -87,7 +89,7 @@ async def start_bulk(
 
 
 @router.get("/{job_id}", responses=problem_responses(401, 403, 404))
-async def get_bulk_job(job_id: int, session: SessionDep, _: Triager) -> BulkJobOut:
+async def get_bulk_job(job_id: IdPath, session: SessionDep, _: Triager) -> BulkJobOut:
     """Show a bulk job's progress and outcome."""
     job = await bulk.get_job(session, job_id=job_id)
     return BulkJobOut.of(job, undone_by_id=await bulk.undone_by(session, job_id=job_id))
@@ -95,12 +97,14 @@ async def get_bulk_job(job_id: int, session: SessionDep, _: Triager) -> BulkJobO
 
 @router.get("/{job_id}/items", responses=problem_responses(401, 403, 404))
 async def bulk_job_items(
-    job_id: int,
+    job_id: IdPath,
     session: SessionDep,
     _: Triager,
     state: Literal["pending", "applied", "unchanged", "skipped"] | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-    after: Annotated[int | None, Query(description="Mention id to continue after")] = None,
+    after: Annotated[
+        int | None, Query(ge=1, le=MAX_DB_INT, description="Mention id to continue after")
+    ] = None,
 ) -> list[BulkItemOut]:
     """List what a bulk job did to each mention (filter by state, e.g. skipped, to see why)."""
     await bulk.get_job(session, job_id=job_id)
@@ -118,7 +122,7 @@ async def bulk_job_items(
     responses={**_ACCEPTED, **problem_responses(401, 403, 404, 409)},
 )
 async def undo_bulk_job(
-    job_id: int,
+    job_id: IdPath,
     session: SessionDep,
     principal: Triager,
     runner: Runner,

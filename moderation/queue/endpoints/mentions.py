@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, Response, status
 
+from listener.kit import MAX_DB_INT
 from listener.models import Status
 from listener.rest.deps import Reader, SessionDep, SettingsDep, Triager
-from listener.rest.problems import ApiProblem, problem_responses
+from listener.rest.params import IdPath, OptionalIdQuery, expected_version
+from listener.rest.problems import problem_responses
 from moderation.queue import views, workflow
 from moderation.queue.listing import MentionFilter, get_mention_detail, list_mentions
 from moderation.queue.schemas import (
@@ -23,29 +24,9 @@ from moderation.queue.schemas import (
     NoteOut,
     QueueStateOut,
     StatusChange,
-    VersionedWrite,
 )
 
 router = APIRouter(prefix="/api/v1/mentions", tags=["mentions"])
-
-_ETAG = re.compile(r'^\s*(?:W/)?"?(\d+)"?\s*$')
-
-
-def _version(body: VersionedWrite, if_match: str | None) -> int:
-    """The version from the body, else from If-Match; one of them is required."""
-    if body.version is not None:
-        return body.version
-    if if_match:
-        match = _ETAG.match(if_match)
-        if match:
-            return int(match.group(1))
-        raise ApiProblem(400, "Bad request", 'If-Match: expected a version such as "3"')
-    raise ApiProblem(
-        428,
-        "Precondition required",
-        "send the version you saw as 'version' in the body or as If-Match",
-        slug="version-required",
-    )
 
 
 @router.get("", responses=problem_responses(400, 401, 403, 404))
@@ -54,15 +35,15 @@ async def list_queue(
     settings: SettingsDep,
     principal: Reader,
     status_: Annotated[list[Status] | None, Query(alias="status")] = None,
-    source_id: int | None = None,
+    source_id: OptionalIdQuery = None,
     platform: str | None = None,
     language: str | None = None,
     sentiment: Literal["positive", "neutral", "negative"] | None = None,
     intent: Annotated[str | None, Query(max_length=32, examples=["complaint"])] = None,
     topic: str | None = None,
     tag: Annotated[str | None, Query(max_length=50)] = None,
-    author_id: int | None = None,
-    assignee_id: int | None = None,
+    author_id: OptionalIdQuery = None,
+    assignee_id: OptionalIdQuery = None,
     unassigned: bool = False,
     mine: Annotated[bool, Query(description="Assigned to me")] = False,
     since: datetime | None = None,
@@ -74,7 +55,8 @@ async def list_queue(
         int | None, Query(ge=1, le=7 * 24 * 60, description="SLA due soon, not yet breached")
     ] = None,
     view: Annotated[
-        int | None, Query(description="A saved view's id; other filters narrow it")
+        int | None,
+        Query(ge=1, le=MAX_DB_INT, description="A saved view's id; other filters narrow it"),
     ] = None,
     sort: Annotated[
         Literal["newest", "priority"] | None,
@@ -120,7 +102,7 @@ async def list_queue(
 
 @router.get("/{mention_id}", responses=problem_responses(401, 403, 404))
 async def get_mention(
-    mention_id: int, session: SessionDep, _: Reader, response: Response
+    mention_id: IdPath, session: SessionDep, _: Reader, response: Response
 ) -> MentionDetailOut:
     """Get one mention with its author, thread, notes, topics and history."""
     detail = await get_mention_detail(session, mention_id=mention_id)
@@ -130,7 +112,7 @@ async def get_mention(
 
 @router.post("/{mention_id}/status", responses=problem_responses(401, 403, 404, 409, 428))
 async def change_status(
-    mention_id: int,
+    mention_id: IdPath,
     body: StatusChange,
     session: SessionDep,
     principal: Triager,
@@ -142,7 +124,7 @@ async def change_status(
         session,
         mention_id=mention_id,
         status=body.status,
-        version=_version(body, if_match),
+        version=expected_version(body.version, if_match),
         actor=principal.user,
         actor_label=principal.label,
         reason=body.reason,
@@ -155,7 +137,7 @@ async def change_status(
 
 @router.post("/{mention_id}/assignment", responses=problem_responses(400, 401, 403, 404, 409, 428))
 async def assign(
-    mention_id: int,
+    mention_id: IdPath,
     body: AssignmentChange,
     session: SessionDep,
     principal: Triager,
@@ -167,7 +149,7 @@ async def assign(
         session,
         mention_id=mention_id,
         assignee_id=body.assignee_id,
-        version=_version(body, if_match),
+        version=expected_version(body.version, if_match),
         actor=principal.user,
         actor_label=principal.label,
         force=body.force,
@@ -183,7 +165,7 @@ async def assign(
     responses=problem_responses(401, 403, 404, 409, 428),
 )
 async def add_note(
-    mention_id: int,
+    mention_id: IdPath,
     body: NoteIn,
     session: SessionDep,
     principal: Triager,
@@ -195,7 +177,7 @@ async def add_note(
         session,
         mention_id=mention_id,
         body=body.body,
-        version=_version(body, if_match),
+        version=expected_version(body.version, if_match),
         actor=principal.user,
         actor_label=principal.label,
         force=body.force,

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 
 from listener.models import Status
 from listener.rest.deps import Reader, SessionDep, SettingsDep
+from listener.rest.params import OptionalIdQuery
 from listener.rest.problems import problem_responses
 from moderation.queue.listing import MentionFilter, list_mentions
 from moderation.queue.schemas import MentionOut, MentionPage
@@ -34,7 +35,7 @@ async def search_mentions(
     language: str | None = None,
     sentiment: Literal["positive", "neutral", "negative"] | None = None,
     tag: str | None = None,
-    author_id: int | None = None,
+    author_id: OptionalIdQuery = None,
     sort: Annotated[
         Literal["newest", "relevance", "priority"],
         Query(

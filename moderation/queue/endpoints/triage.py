@@ -6,10 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Header, Query, Response, status
 
+from listener.kit import MAX_DB_INT
 from listener.rest.deps import Reader, SessionDep, SettingsDep, Triager
+from listener.rest.params import IdPath, expected_version
 from listener.rest.problems import problem_responses
 from moderation.queue import claims, presence, tags, workflow
-from moderation.queue.endpoints.mentions import _version as version_from
 from moderation.queue.notes import notes_mentioning
 from moderation.queue.schemas import NoteOut, QueueStateOut
 from moderation.queue.triage_schemas import (
@@ -37,14 +38,14 @@ def _etag(response: Response, version: int) -> None:
 
 
 @router.get("/mentions/{mention_id}/claim", responses=problem_responses(401, 403, 404))
-async def get_claim(mention_id: int, session: SessionDep, _: Reader) -> ClaimOut:
+async def get_claim(mention_id: IdPath, session: SessionDep, _: Reader) -> ClaimOut:
     """Show who holds the claim on a mention, if anyone."""
     return ClaimOut.of(await claims.current_claim(session, mention_id=mention_id))
 
 
 @router.post("/mentions/{mention_id}/claim", responses=problem_responses(401, 403, 404, 409))
 async def claim(
-    mention_id: int,
+    mention_id: IdPath,
     session: SessionDep,
     settings: SettingsDep,
     principal: Triager,
@@ -67,7 +68,7 @@ async def claim(
 
 @router.delete("/mentions/{mention_id}/claim", responses=problem_responses(401, 403, 404, 409))
 async def release(
-    mention_id: int,
+    mention_id: IdPath,
     session: SessionDep,
     principal: Triager,
     force: Annotated[bool, Query(description="Admins only: release someone else's")] = False,
@@ -86,7 +87,7 @@ async def release(
 
 @router.post("/mentions/{mention_id}/snooze", responses=_WRITE_ERRORS)
 async def snooze(
-    mention_id: int,
+    mention_id: IdPath,
     body: SnoozeIn,
     session: SessionDep,
     principal: Triager,
@@ -97,7 +98,7 @@ async def snooze(
     item = await workflow.snooze(
         session,
         mention_id=mention_id,
-        version=version_from(body, if_match),
+        version=expected_version(body.version, if_match),
         actor=principal.user,
         actor_label=principal.label,
         until=body.until,
@@ -112,7 +113,7 @@ async def snooze(
 
 @router.post("/mentions/{mention_id}/escalate", responses=_WRITE_ERRORS)
 async def escalate(
-    mention_id: int,
+    mention_id: IdPath,
     body: EscalateIn,
     session: SessionDep,
     principal: Triager,
@@ -123,7 +124,7 @@ async def escalate(
     item = await workflow.escalate(
         session,
         mention_id=mention_id,
-        version=version_from(body, if_match),
+        version=expected_version(body.version, if_match),
         reason=body.reason,
         actor=principal.user,
         actor_label=principal.label,
@@ -136,7 +137,7 @@ async def escalate(
 
 @router.post("/mentions/{mention_id}/reopen", responses=_WRITE_ERRORS)
 async def reopen(
-    mention_id: int,
+    mention_id: IdPath,
     body: ReopenIn,
     session: SessionDep,
     principal: Triager,
@@ -147,7 +148,7 @@ async def reopen(
     item = await workflow.reopen(
         session,
         mention_id=mention_id,
-        version=version_from(body, if_match),
+        version=expected_version(body.version, if_match),
         actor=principal.user,
         actor_label=principal.label,
         reason=body.reason,
@@ -160,7 +161,7 @@ async def reopen(
 
 @router.post("/mentions/{mention_id}/tags", responses=_WRITE_ERRORS)
 async def change_tags(
-    mention_id: int,
+    mention_id: IdPath,
     body: TagsIn,
     session: SessionDep,
     principal: Triager,
@@ -173,7 +174,7 @@ async def change_tags(
         mention_id=mention_id,
         add=body.add,
         remove=body.remove,
-        version=version_from(body, if_match),
+        version=expected_version(body.version, if_match),
         actor=principal.user,
         actor_label=principal.label,
         force=body.force,
@@ -191,7 +192,7 @@ async def list_tags(session: SessionDep, _: Reader) -> list[TagCount]:
 
 @router.put("/mentions/{mention_id}/presence", responses=problem_responses(401, 403, 404))
 async def heartbeat(
-    mention_id: int, session: SessionDep, settings: SettingsDep, principal: Reader
+    mention_id: IdPath, session: SessionDep, settings: SettingsDep, principal: Reader
 ) -> PresenceOut:
     """Say you are viewing a mention (repeat within the TTL); returns everyone viewing it."""
     await presence.heartbeat(session, mention_id=mention_id, user_id=principal.user.id)
@@ -201,7 +202,7 @@ async def heartbeat(
 
 @router.get("/mentions/{mention_id}/presence", responses=problem_responses(401, 403))
 async def viewers(
-    mention_id: int, session: SessionDep, settings: SettingsDep, _: Reader
+    mention_id: IdPath, session: SessionDep, settings: SettingsDep, _: Reader
 ) -> PresenceOut:
     """Show who is viewing a mention now."""
     return await _viewers(session, mention_id, settings.presence_ttl_seconds)
@@ -212,7 +213,7 @@ async def viewers(
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problem_responses(401, 403),
 )
-async def leave(mention_id: int, session: SessionDep, principal: Reader) -> None:
+async def leave(mention_id: IdPath, session: SessionDep, principal: Reader) -> None:
     """Say you closed a mention."""
     await presence.leave(session, mention_id=mention_id, user_id=principal.user.id)
     await session.commit()
@@ -230,7 +231,9 @@ async def my_call_ins(
     session: SessionDep,
     principal: Reader,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    before: Annotated[int | None, Query(description="next_before from the previous page")] = None,
+    before: Annotated[
+        int | None, Query(ge=1, le=MAX_DB_INT, description="next_before from the previous page")
+    ] = None,
 ) -> CallInPage:
     """List the internal notes that @mention you, newest first."""
     found = await notes_mentioning(

@@ -6,6 +6,7 @@ from fastapi import APIRouter, status
 
 from listener.models import SavedView
 from listener.rest.deps import Reader, SessionDep
+from listener.rest.params import IdPath
 from listener.rest.problems import problem_responses
 from moderation.queue import views
 from moderation.queue.listing import count_mentions
@@ -46,7 +47,7 @@ async def create_view(body: ViewIn, session: SessionDep, principal: Reader) -> V
 
 
 @router.get("/{view_id}", responses=problem_responses(401, 403, 404))
-async def get_view(view_id: int, session: SessionDep, principal: Reader) -> ViewOut:
+async def get_view(view_id: IdPath, session: SessionDep, principal: Reader) -> ViewOut:
     """Get one view with its count; list its mentions with GET /api/v1/mentions?view=ID."""
     view = await views.get_view(session, view_id=view_id, user_id=principal.user.id)
     return await _out(session, view, principal.user.id)
@@ -54,7 +55,7 @@ async def get_view(view_id: int, session: SessionDep, principal: Reader) -> View
 
 @router.patch("/{view_id}", responses=problem_responses(401, 403, 404, 409, 422))
 async def update_view(
-    view_id: int, body: ViewPatch, session: SessionDep, principal: Reader
+    view_id: IdPath, body: ViewPatch, session: SessionDep, principal: Reader
 ) -> ViewOut:
     """Rename, refilter or resort your view (admins: any view, and sharing)."""
     changes = body.model_dump(exclude_unset=True)
@@ -68,7 +69,7 @@ async def update_view(
 @router.delete(
     "/{view_id}", status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(401, 403, 404)
 )
-async def delete_view(view_id: int, session: SessionDep, principal: Reader) -> None:
+async def delete_view(view_id: IdPath, session: SessionDep, principal: Reader) -> None:
     """Delete your view (admins: any view)."""
     await views.delete_view(session, view_id=view_id, actor=principal.user)
     await session.commit()
