@@ -9,7 +9,7 @@ from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypedDict, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -317,7 +317,7 @@ def rate_limit_pause(headers: Mapping[str, str], *, now: datetime) -> datetime |
     return None if wait is None else now + timedelta(seconds=wait)
 
 
-def paused_until(cursor: Mapping[str, Any], now: datetime) -> datetime | None:
+def paused_until(cursor: PausedCursor, now: datetime) -> datetime | None:
     """The cursor's not-before moment if it is still in the future."""
     value = cursor.get("not_before")
     if not value:
@@ -327,6 +327,31 @@ def paused_until(cursor: Mapping[str, Any], now: datetime) -> datetime | None:
     except ItemError:
         return None
     return moment if moment > now else None
+
+
+class WatermarkJson(TypedDict):
+    """A watermark as a cursor keeps it."""
+
+    at: int
+    ids: list[str]
+
+
+# Where a walk continues: a timestamp, a post id or page number, a paging token, or a mark.
+Resume = str | int | WatermarkJson | None
+
+
+class PausedCursor(TypedDict, total=False):
+    """Cursor keys every connector honours: `not_before` pauses polling until that moment."""
+
+    not_before: str
+
+
+class WalkCursor(PausedCursor, total=False):
+    """The cursor of a connector that walks a newest-first listing (see `NewestFirstWalk`)."""
+
+    mark: WatermarkJson | None
+    resume: Resume
+    pending: WatermarkJson | None
 
 
 @dataclass
@@ -359,7 +384,7 @@ class Watermark:
             return Watermark(self.at, list(self.ids))
         return Watermark(self.at, list(dict.fromkeys([*self.ids, *other.ids])))
 
-    def to_json(self) -> dict[str, Any] | None:
+    def to_json(self) -> WatermarkJson | None:
         """The JSON form kept in a cursor (ids capped: only ties at one instant matter)."""
         return None if self.at is None else {"at": self.at, "ids": self.ids[-200:]}
 
@@ -384,11 +409,11 @@ class NewestFirstWalk:
     """
 
     mark: Watermark = field(default_factory=Watermark)
-    resume: Any = None
+    resume: Resume = None
     pending: Watermark = field(default_factory=Watermark)
 
     @classmethod
-    def from_cursor(cls, cursor: Mapping[str, Any]) -> NewestFirstWalk:
+    def from_cursor(cls, cursor: WalkCursor) -> NewestFirstWalk:
         """Read the walk state from a cursor."""
         return cls(
             mark=Watermark.from_json(cursor.get("mark")),
@@ -401,7 +426,7 @@ class NewestFirstWalk:
         """True before anything was ever seen: the first poll takes one window, not all history."""
         return self.mark.at is None and self.resume is None
 
-    def finish(self, *, seen: Watermark, drained: bool, resume: Any = None) -> None:
+    def finish(self, *, seen: Watermark, drained: bool, resume: Resume = None) -> None:
         """Fold one poll's newest mark in; keep a backlog when the walk stopped early."""
         if drained or self.first_poll:
             self.mark = self.mark.merged(self.pending).merged(seen)
@@ -410,7 +435,7 @@ class NewestFirstWalk:
             self.pending = self.pending.merged(seen)
             self.resume = resume
 
-    def to_cursor(self) -> dict[str, Any]:
+    def to_cursor(self) -> WalkCursor:
         """The JSON-ready cursor fields."""
         return {
             "mark": self.mark.to_json(),

@@ -7,8 +7,9 @@ cursor; the moderation side uses the write actions a connector declares.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Generic, Protocol, TypedDict, TypeVar
 
 import httpx
 from pydantic import BaseModel
@@ -34,17 +35,26 @@ class RejectedItem:
     external_id: str | None = None
 
 
+# A connector's cursor: a TypedDict of JSON values, declared next to the connector. Stored
+# cursors are read back as plain dicts, so connectors read every key defensively.
+CursorT = TypeVar("CursorT", bound=Mapping[str, object])
+
+
+class NoCursor(TypedDict):
+    """The cursor of a one-off fetch (a thread under a post): nothing to remember."""
+
+
 @dataclass(frozen=True)
-class FetchResult:
+class FetchResult(Generic[CursorT]):
     """One poll's outcome."""
 
     items: list[MentionIn]
-    cursor: dict[str, Any]
+    cursor: CursorT
     rejected: list[RejectedItem] = field(default_factory=list)
     not_modified: bool = False
 
 
-class Connector(Protocol):
+class Connector(Protocol[CursorT]):
     """A platform adapter. Implementations are stateless; state lives in the cursor."""
 
     kind: ClassVar[str]
@@ -52,7 +62,7 @@ class Connector(Protocol):
     write_actions: ClassVar[frozenset[WriteAction]]
 
     async def fetch(
-        self, *, client: httpx.AsyncClient, config: BaseModel, cursor: dict[str, Any]
-    ) -> FetchResult:
+        self, *, client: httpx.AsyncClient, config: BaseModel, cursor: CursorT
+    ) -> FetchResult[CursorT]:
         """Fetch what is new since `cursor` and return it with the next cursor."""
         ...

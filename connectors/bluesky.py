@@ -15,6 +15,7 @@ from connectors._normalize import (
     ItemError,
     NewestFirstWalk,
     PlatformError,
+    WalkCursor,
     Watermark,
     as_mapping,
     clean_base_url,
@@ -30,7 +31,7 @@ from connectors._normalize import (
     require_str,
     utcnow,
 )
-from connectors.base import FetchResult, RejectedItem, WriteAction
+from connectors.base import FetchResult, NoCursor, RejectedItem, WriteAction
 from connectors.items import AuthorIn, EngagementIn, MentionIn
 from connectors.writes import (
     PostRef,
@@ -79,6 +80,10 @@ class BlueskyConfig(BaseModel):
         return clean_base_url(value)
 
 
+class BlueskyCursor(WalkCursor, total=False):
+    """A newest-first walk over search results; `resume` is the ISO time to continue below."""
+
+
 class BlueskyConnector:
     """Searches posts newest first, down to the watermark of the previous poll."""
 
@@ -95,12 +100,12 @@ class BlueskyConnector:
         self._sessions = sessions if sessions is not None else SHARED_SESSIONS
 
     async def fetch(
-        self, *, client: httpx.AsyncClient, config: BaseModel, cursor: dict[str, Any]
-    ) -> FetchResult:
+        self, *, client: httpx.AsyncClient, config: BaseModel, cursor: BlueskyCursor
+    ) -> FetchResult[BlueskyCursor]:
         """Fetch posts matching the query since the cursor's watermark."""
         cfg = coerce_config(config, BlueskyConfig)
         if paused_until(cursor, utcnow()):
-            return FetchResult(items=[], cursor=dict(cursor))
+            return FetchResult(items=[], cursor=cursor.copy())
         walk = NewestFirstWalk.from_cursor(cursor)
         seen = Watermark()
         oldest: int | None = None
@@ -212,7 +217,7 @@ class BlueskyConnector:
 
     async def thread(
         self, *, client: httpx.AsyncClient, config: BaseModel, root: PostRef
-    ) -> FetchResult:
+    ) -> FetchResult[NoCursor]:
         """Every reply under the post, from `app.bsky.feed.getPostThread`."""
         cfg = coerce_config(config, BlueskyConfig)
         body = await self._get(

@@ -12,6 +12,7 @@ from connectors._normalize import (
     ItemError,
     NewestFirstWalk,
     PlatformError,
+    WalkCursor,
     Watermark,
     as_mapping,
     clean_base_url,
@@ -25,7 +26,7 @@ from connectors._normalize import (
     read_json,
     utcnow,
 )
-from connectors.base import FetchResult, RejectedItem, WriteAction
+from connectors.base import FetchResult, NoCursor, RejectedItem, WriteAction
 from connectors.items import AuthorIn, EngagementIn, MentionIn
 from connectors.writes import (
     PostRef,
@@ -75,6 +76,10 @@ class DiscourseConfig(BaseModel):
         return self
 
 
+class DiscourseCursor(WalkCursor, total=False):
+    """A newest-first walk over post ids; `resume` is a `before` post id or a search page."""
+
+
 class DiscourseConnector:
     """Walks posts newest first down to the highest post id of the previous poll."""
 
@@ -87,12 +92,12 @@ class DiscourseConnector:
     honours_idempotency_key: ClassVar[bool] = False
 
     async def fetch(
-        self, *, client: httpx.AsyncClient, config: BaseModel, cursor: dict[str, Any]
-    ) -> FetchResult:
+        self, *, client: httpx.AsyncClient, config: BaseModel, cursor: DiscourseCursor
+    ) -> FetchResult[DiscourseCursor]:
         """Fetch posts with ids above the cursor's watermark."""
         cfg = coerce_config(config, DiscourseConfig)
         if paused_until(cursor, utcnow()):
-            return FetchResult(items=[], cursor=dict(cursor))
+            return FetchResult(items=[], cursor=cursor.copy())
         walk = NewestFirstWalk.from_cursor(cursor)
         headers = {"Accept": "application/json"}
         if cfg.api_key is not None and cfg.api_username is not None:
@@ -217,7 +222,7 @@ class DiscourseConnector:
 
     async def thread(
         self, *, client: httpx.AsyncClient, config: BaseModel, root: PostRef
-    ) -> FetchResult:
+    ) -> FetchResult[NoCursor]:
         """The posts of the root's topic (`/t/{id}.json`, up to its first 100 posts)."""
         cfg = coerce_config(config, DiscourseConfig)
         topic_id = as_mapping(root.raw).get("topic_id")

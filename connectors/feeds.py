@@ -13,7 +13,7 @@ import re
 import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypedDict
 
 import feedparser
 import httpx
@@ -60,6 +60,15 @@ class FeedConfig(BaseModel):
     )
 
 
+class FeedCursor(TypedDict, total=False):
+    """What a feed poll remembers: HTTP validators, the last body's hash and the ids seen."""
+
+    etag: str
+    last_modified: str
+    body_sha256: str
+    seen: list[str]
+
+
 class FeedConnector:
     """Polls one RSS, Atom or JSON Feed URL."""
 
@@ -68,12 +77,12 @@ class FeedConnector:
     write_actions: ClassVar[frozenset[WriteAction]] = frozenset()
 
     async def fetch(
-        self, *, client: httpx.AsyncClient, config: BaseModel, cursor: dict[str, Any]
-    ) -> FetchResult:
+        self, *, client: httpx.AsyncClient, config: BaseModel, cursor: FeedCursor
+    ) -> FetchResult[FeedCursor]:
         """Fetch the feed unless it is unchanged; return its entries not seen before."""
         settings = coerce_config(config, FeedConfig)
         response = await fetch(client, str(settings.url), headers=_request_headers(cursor))
-        next_cursor = {**cursor, **_validators(response.headers)}
+        next_cursor: FeedCursor = {**cursor, **_validators(response.headers)}
         if response.status == 304:
             return FetchResult(items=[], cursor=next_cursor, not_modified=True)
         digest = hashlib.sha256(response.body).hexdigest()
@@ -92,7 +101,7 @@ class FeedConnector:
         return FetchResult(items=fresh, cursor=next_cursor, rejected=rejected)
 
 
-def _request_headers(cursor: Mapping[str, Any]) -> dict[str, str]:
+def _request_headers(cursor: FeedCursor) -> dict[str, str]:
     headers = {"Accept": ACCEPT}
     # RFC 9110: a server ignores If-Modified-Since when If-None-Match is present.
     if cursor.get("etag"):
@@ -102,9 +111,13 @@ def _request_headers(cursor: Mapping[str, Any]) -> dict[str, str]:
     return headers
 
 
-def _validators(headers: httpx.Headers) -> dict[str, str]:
-    found = {"etag": headers.get("etag"), "last_modified": headers.get("last-modified")}
-    return {key: value for key, value in found.items() if value}
+def _validators(headers: httpx.Headers) -> FeedCursor:
+    found: FeedCursor = {}
+    if etag := headers.get("etag"):
+        found["etag"] = etag
+    if last_modified := headers.get("last-modified"):
+        found["last_modified"] = last_modified
+    return found
 
 
 def _short(external_id: str) -> str:
@@ -144,7 +157,7 @@ def parse_feed(body: bytes, content_type: str, url: str) -> tuple[list[dict[str,
             "content-location": url,
         },
         # Raw HTML is stored as received and sanitised once, on output, by the one nh3 cleaner
-        # (DESIGN.md "Content safety"); feedparser's own sanitiser would cost a third of a poll.
+        # so stored text stays faithful; feedparser's own sanitiser would cost a third of a poll.
         sanitize_html=False,
         resolve_relative_uris=True,
     )

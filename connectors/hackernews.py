@@ -12,6 +12,7 @@ from connectors._normalize import (
     ItemError,
     NewestFirstWalk,
     PlatformError,
+    WalkCursor,
     Watermark,
     as_mapping,
     clean_base_url,
@@ -51,6 +52,10 @@ class HackerNewsConfig(BaseModel):
         return clean_base_url(value)
 
 
+class HackerNewsCursor(WalkCursor, total=False):
+    """A newest-first walk over Algolia hits; `resume` is the backlog's upper mark."""
+
+
 class HackerNewsConnector:
     """Pages newest first inside a `created_at_i` window instead of paging deep."""
 
@@ -60,12 +65,12 @@ class HackerNewsConnector:
     write_actions: ClassVar[frozenset[WriteAction]] = frozenset()
 
     async def fetch(
-        self, *, client: httpx.AsyncClient, config: BaseModel, cursor: dict[str, Any]
-    ) -> FetchResult:
+        self, *, client: httpx.AsyncClient, config: BaseModel, cursor: HackerNewsCursor
+    ) -> FetchResult[HackerNewsCursor]:
         """Fetch hits created since the cursor's watermark."""
         cfg = coerce_config(config, HackerNewsConfig)
         if paused_until(cursor, utcnow()):
-            return FetchResult(items=[], cursor=dict(cursor))
+            return FetchResult(items=[], cursor=cursor.copy())
         walk = NewestFirstWalk.from_cursor(cursor)
         # The backlog's upper edge is itself a mark: items at that second already seen stay out.
         ceiling = Watermark.from_json(walk.resume)

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from connectors._normalize import (
     ItemError,
     KeyedLocks,
+    PausedCursor,
     PlatformError,
     as_mapping,
     clean_base_url,
@@ -27,7 +28,7 @@ from connectors._normalize import (
     read_json,
     utcnow,
 )
-from connectors.base import FetchResult, RejectedItem, WriteAction
+from connectors.base import FetchResult, NoCursor, RejectedItem, WriteAction
 from connectors.items import AuthorIn, EngagementIn, MentionIn
 from connectors.writes import (
     PostRef,
@@ -92,6 +93,14 @@ class LemmyConfig(BaseModel):
         return self
 
 
+class LemmyCursor(PausedCursor, total=False):
+    """The API version the instance answered on and the highest post and comment ids seen."""
+
+    api: Api | None
+    post_mark: int | None
+    comment_mark: int | None
+
+
 class LemmyConnector:
     """Polls posts and comments newest first down to the highest local ids already seen.
 
@@ -113,16 +122,19 @@ class LemmyConnector:
         self._languages = languages if languages is not None else _SHARED_LANGUAGES
 
     async def fetch(
-        self, *, client: httpx.AsyncClient, config: BaseModel, cursor: dict[str, Any]
-    ) -> FetchResult:
+        self, *, client: httpx.AsyncClient, config: BaseModel, cursor: LemmyCursor
+    ) -> FetchResult[LemmyCursor]:
         """Fetch posts and comments with ids above the cursor's marks."""
         cfg = coerce_config(config, LemmyConfig)
         if paused_until(cursor, utcnow()):
-            return FetchResult(items=[], cursor=dict(cursor))
+            return FetchResult(items=[], cursor=cursor.copy())
         api: Api | None = cursor.get("api") if cursor.get("api") in ("v4", "v3") else None
         if api is None or cfg.instance_url not in self._languages:
             api = await self._probe(client, cfg, api)
-        marks = {kind: _int_or_none(cursor.get(f"{kind}_mark")) for kind in ("post", "comment")}
+        marks = {
+            "post": _int_or_none(cursor.get("post_mark")),
+            "comment": _int_or_none(cursor.get("comment_mark")),
+        }
         try:
             views, new_marks = await self._walk_all(client, cfg, api, marks)
         except PlatformError as exc:
@@ -132,8 +144,11 @@ class LemmyConnector:
             api = await self._probe(client, cfg, None)
             views, new_marks = await self._walk_all(client, cfg, api, marks)
         items, rejected = self._map(cfg, views)
-        next_cursor: dict[str, Any] = {"api": api}
-        next_cursor |= {f"{kind}_mark": mark for kind, mark in new_marks.items()}
+        next_cursor: LemmyCursor = {
+            "api": api,
+            "post_mark": new_marks["post"],
+            "comment_mark": new_marks["comment"],
+        }
         return FetchResult(items=items, cursor=next_cursor, rejected=rejected)
 
     async def check(
@@ -212,7 +227,7 @@ class LemmyConnector:
 
     async def thread(
         self, *, client: httpx.AsyncClient, config: BaseModel, root: PostRef
-    ) -> FetchResult:
+    ) -> FetchResult[NoCursor]:
         """The comments on the root's post (newest 50, all depths)."""
         cfg = coerce_config(config, LemmyConfig)
         api = await self._api(client, cfg)

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 
 from connectors._normalize import (
     ItemError,
+    PausedCursor,
     PlatformError,
     as_mapping,
     clean_base_url,
@@ -32,7 +33,7 @@ from connectors._normalize import (
     require_str,
     utcnow,
 )
-from connectors.base import FetchResult, RejectedItem, WriteAction
+from connectors.base import FetchResult, NoCursor, RejectedItem, WriteAction
 from connectors.items import AuthorIn, EngagementIn, MentionIn
 from connectors.writes import (
     PostRef,
@@ -126,6 +127,12 @@ def _prev_min_id(response: httpx.Response) -> str | None:
     return values[0] if values else None
 
 
+class MastodonCursor(PausedCursor, total=False):
+    """The newest status id seen (`min_id` of the next request)."""
+
+    min_id: str | None
+
+
 class MastodonConnector:
     """Polls a tag timeline (or search) with `min_id`, oldest unseen page first."""
 
@@ -138,13 +145,13 @@ class MastodonConnector:
     honours_idempotency_key: ClassVar[bool] = True
 
     async def fetch(
-        self, *, client: httpx.AsyncClient, config: BaseModel, cursor: dict[str, Any]
-    ) -> FetchResult:
+        self, *, client: httpx.AsyncClient, config: BaseModel, cursor: MastodonCursor
+    ) -> FetchResult[MastodonCursor]:
         """Fetch statuses newer than the cursor's `min_id` and return them with the next one."""
         cfg = coerce_config(config, MastodonConfig)
         now = utcnow()
         if paused_until(cursor, now):
-            return FetchResult(items=[], cursor=dict(cursor))
+            return FetchResult(items=[], cursor=cursor.copy())
         min_id: str | None = cursor.get("min_id") or None
         first_poll = min_id is None
         headers = {}
@@ -172,7 +179,7 @@ class MastodonConnector:
             # The first poll takes only the newest page: listening starts now, not in the archive.
             if first_poll or len(statuses) < cfg.page_size or not_before is not None:
                 break
-        next_cursor: dict[str, Any] = {"min_id": min_id}
+        next_cursor: MastodonCursor = {"min_id": min_id}
         if not_before is not None:
             next_cursor["not_before"] = isoformat(not_before)
         return FetchResult(items=items, cursor=next_cursor, rejected=rejected)
@@ -244,7 +251,7 @@ class MastodonConnector:
 
     async def thread(
         self, *, client: httpx.AsyncClient, config: BaseModel, root: PostRef
-    ) -> FetchResult:
+    ) -> FetchResult[NoCursor]:
         """Every reply under the status (its context's descendants)."""
         cfg, headers = _write_config(config)
         local_id = await _local_id(client, cfg, headers, root)

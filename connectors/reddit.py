@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any, ClassVar, Literal, Self
+from typing import Any, ClassVar, Literal, Self, TypedDict
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
@@ -14,6 +14,7 @@ from connectors._normalize import (
     ItemError,
     NewestFirstWalk,
     PlatformError,
+    WalkCursor,
     Watermark,
     as_mapping,
     clean_base_url,
@@ -30,7 +31,7 @@ from connectors._normalize import (
     utcnow,
 )
 from connectors._reddit_token import SHARED_TOKENS, TokenCache
-from connectors.base import FetchResult, RejectedItem, WriteAction
+from connectors.base import FetchResult, NoCursor, RejectedItem, WriteAction
 from connectors.items import AuthorIn, EngagementIn, MentionIn
 from connectors.writes import (
     PostRef,
@@ -109,6 +110,20 @@ class RedditConfig(BaseModel):
         return f"server:luister:{self.client_id}:0.1{owner}"
 
 
+class RedditRateLimit(TypedDict, total=False):
+    """Reddit's X-Ratelimit-* budget at the last request."""
+
+    remaining: float
+    used: float
+    reset_at: str
+
+
+class RedditCursor(WalkCursor, total=False):
+    """A newest-first walk over a listing (`resume` is `after`), and the rate-limit budget."""
+
+    ratelimit: RedditRateLimit
+
+
 class RedditConnector:
     """Walks a newest-first listing with `after` until it meets the previous poll's watermark.
 
@@ -129,20 +144,20 @@ class RedditConnector:
         self._tokens = tokens if tokens is not None else SHARED_TOKENS
 
     async def fetch(
-        self, *, client: httpx.AsyncClient, config: BaseModel, cursor: dict[str, Any]
-    ) -> FetchResult:
+        self, *, client: httpx.AsyncClient, config: BaseModel, cursor: RedditCursor
+    ) -> FetchResult[RedditCursor]:
         """Fetch listing items newer than the cursor's watermark."""
         cfg = coerce_config(config, RedditConfig)
         now = utcnow()
         if paused_until(cursor, now):
-            return FetchResult(items=[], cursor=dict(cursor))
+            return FetchResult(items=[], cursor=cursor.copy())
         walk = NewestFirstWalk.from_cursor(cursor)
         seen = Watermark()
         items: list[MentionIn] = []
         rejected: list[RejectedItem] = []
         after = walk.resume if isinstance(walk.resume, str) else None
         drained, not_before = False, None
-        limits: dict[str, Any] = {}
+        limits: RedditRateLimit = {}
         for _ in range(cfg.max_pages):
             response = await self._get(client, cfg, after)
             limits = _rate_limits(response.headers, now)
@@ -164,7 +179,7 @@ class RedditConnector:
             if not_before is not None:
                 break
         walk.finish(seen=seen, drained=drained, resume=after)
-        next_cursor = {**walk.to_cursor(), "ratelimit": limits}
+        next_cursor: RedditCursor = {**walk.to_cursor(), "ratelimit": limits}
         if not_before is not None:
             next_cursor["not_before"] = isoformat(not_before)
         return FetchResult(items=items, cursor=next_cursor, rejected=rejected)
@@ -252,7 +267,7 @@ class RedditConnector:
 
     async def thread(
         self, *, client: httpx.AsyncClient, config: BaseModel, root: PostRef
-    ) -> FetchResult:
+    ) -> FetchResult[NoCursor]:
         """Every comment on the root's post, from `/comments/{article}`."""
         cfg = coerce_config(config, RedditConfig)
         post = root.thread_external_id or root.external_id
@@ -345,20 +360,26 @@ def _listing_request(cfg: RedditConfig) -> tuple[str, dict[str, str | int]]:
     return f"/r/{cfg.subreddit}/new", params
 
 
-def _rate_limits(headers: Mapping[str, str], now: datetime) -> dict[str, Any]:
+def _rate_limits(headers: Mapping[str, str], now: datetime) -> RedditRateLimit:
     """The X-Ratelimit-* budget as the cursor exposes it (remaining, used, reset_at)."""
-    limits: dict[str, Any] = {}
-    for name in ("remaining", "used"):
-        try:
-            limits[name] = float(headers[f"x-ratelimit-{name}"])
-        except (KeyError, ValueError):
-            continue
+    limits: RedditRateLimit = {}
+    if (remaining := _header_float(headers, "x-ratelimit-remaining")) is not None:
+        limits["remaining"] = remaining
+    if (used := _header_float(headers, "x-ratelimit-used")) is not None:
+        limits["used"] = used
     try:
         reset = float(headers["x-ratelimit-reset"])
         limits["reset_at"] = isoformat(now + timedelta(seconds=reset))
     except (KeyError, ValueError):
         pass
     return limits
+
+
+def _header_float(headers: Mapping[str, str], name: str) -> float | None:
+    try:
+        return float(headers[name])
+    except (KeyError, ValueError):
+        return None
 
 
 def _split_new(children: list[Any], mark: Watermark, seen: Watermark) -> tuple[list[Any], bool]:

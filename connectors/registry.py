@@ -6,6 +6,8 @@ needs to change.
 
 from __future__ import annotations
 
+from typing import Any
+
 from connectors.base import Connector
 from connectors.bluesky import BlueskyConnector
 from connectors.discourse import DiscourseConnector
@@ -16,7 +18,8 @@ from connectors.mastodon import MastodonConnector
 from connectors.reddit import RedditConnector
 from connectors.stackexchange import StackExchangeConnector
 
-CONNECTORS: dict[str, type[Connector]] = {
+# Any: each connector declares its own cursor TypedDict; the poller passes stored JSON through.
+CONNECTORS: dict[str, type[Connector[Any]]] = {
     "rss": FeedConnector,
     "mastodon": MastodonConnector,
     "bluesky": BlueskyConnector,
@@ -36,7 +39,7 @@ class UnknownKind(ValueError):
         super().__init__(f"unknown source kind {kind!r}; expected one of {', '.join(list_kinds())}")
 
 
-def get_connector(kind: str) -> Connector:
+def get_connector(kind: str) -> Connector[Any]:
     """A connector for `kind` (connectors are stateless, so a fresh one is as good as any)."""
     try:
         connector_class = CONNECTORS[kind.strip().lower()]

@@ -13,8 +13,10 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 
 from connectors._normalize import (
     ItemError,
+    PausedCursor,
     PlatformError,
     Watermark,
+    WatermarkJson,
     as_mapping,
     clean_base_url,
     coerce_config,
@@ -28,7 +30,7 @@ from connectors._normalize import (
     paused_until,
     utcnow,
 )
-from connectors.base import FetchResult, RejectedItem, WriteAction
+from connectors.base import FetchResult, NoCursor, RejectedItem, WriteAction
 from connectors.http import note_backoff
 from connectors.items import AuthorIn, EngagementIn, MentionIn
 from connectors.writes import (
@@ -82,6 +84,14 @@ class StackExchangeConfig(BaseModel):
         return self
 
 
+class StackExchangeCursor(PausedCursor, total=False):
+    """The creation-time watermark and the daily quota the API reported."""
+
+    mark: WatermarkJson | None
+    quota_max: int
+    quota_remaining: int
+
+
 class StackExchangeConnector:
     """Reads questions oldest first from the watermark, so a poll can stop anywhere safely.
 
@@ -98,25 +108,25 @@ class StackExchangeConnector:
     honours_idempotency_key: ClassVar[bool] = False
 
     async def fetch(
-        self, *, client: httpx.AsyncClient, config: BaseModel, cursor: dict[str, Any]
-    ) -> FetchResult:
+        self, *, client: httpx.AsyncClient, config: BaseModel, cursor: StackExchangeCursor
+    ) -> FetchResult[StackExchangeCursor]:
         """Fetch questions created since the cursor's watermark."""
         cfg = coerce_config(config, StackExchangeConfig)
         now = utcnow()
         if paused_until(cursor, now):
-            return FetchResult(items=[], cursor=dict(cursor))
+            return FetchResult(items=[], cursor=cursor.copy())
         mark = Watermark.from_json(cursor.get("mark"))
         first_poll = mark.at is None
         seen = Watermark(mark.at, list(mark.ids))
         items: list[MentionIn] = []
         rejected: list[RejectedItem] = []
-        quota: dict[str, Any] = {}
+        quota: StackExchangeCursor = {}
         not_before: datetime | None = None
         for page in range(1, cfg.max_pages + 1):
             url = f"{cfg.api_url}/search/advanced"
             response = await client.get(url, params=self._params(cfg, mark, page))
             body = _read_envelope(response)
-            quota = {k: body[k] for k in ("quota_max", "quota_remaining") if k in body}
+            quota = _quota(body)
             not_before = _pause_from(body, now)
             if (backoff := optional_int(body.get("backoff"))) is not None:
                 # The guarded client then holds every request to this host, not just ours.
@@ -131,7 +141,7 @@ class StackExchangeConnector:
             # The first poll reads the newest page only: listening starts now, not in 2008.
             if first_poll or not body.get("has_more") or not_before is not None:
                 break
-        next_cursor: dict[str, Any] = {"mark": seen.to_json(), **quota}
+        next_cursor: StackExchangeCursor = {"mark": seen.to_json(), **quota}
         if not_before is not None:
             next_cursor["not_before"] = isoformat(not_before)
         return FetchResult(items=items, cursor=next_cursor, rejected=rejected)
@@ -205,7 +215,7 @@ class StackExchangeConnector:
 
     async def thread(
         self, *, client: httpx.AsyncClient, config: BaseModel, root: PostRef
-    ) -> FetchResult:
+    ) -> FetchResult[NoCursor]:
         """The answers to the root's question."""
         cfg = coerce_config(config, StackExchangeConfig)
         question = root.thread_external_id or root.external_id
@@ -260,6 +270,16 @@ class StackExchangeConnector:
         if cfg.access_token is not None:
             params["access_token"] = cfg.access_token.get_secret_value()
         return params
+
+
+def _quota(body: Mapping[str, Any]) -> StackExchangeCursor:
+    """The quota fields of an answer, as the cursor shows them."""
+    quota: StackExchangeCursor = {}
+    if "quota_max" in body:
+        quota["quota_max"] = body["quota_max"]
+    if "quota_remaining" in body:
+        quota["quota_remaining"] = body["quota_remaining"]
+    return quota
 
 
 def _read_envelope(response: httpx.Response) -> Mapping[str, Any]:

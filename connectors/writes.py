@@ -20,7 +20,7 @@ import httpx
 import regex
 from pydantic import BaseModel
 
-from connectors.base import FetchResult, WriteAction
+from connectors.base import FetchResult, NoCursor, WriteAction
 from connectors.http import FetchError, RateLimited, server_wait
 from connectors.items import MentionIn
 
@@ -157,7 +157,7 @@ class Writer(Protocol):
 
     async def thread(
         self, *, client: httpx.AsyncClient, config: BaseModel, root: PostRef
-    ) -> FetchResult:
+    ) -> FetchResult[NoCursor]:
         """The replies under `root` (all depths) as mentions."""
         ...
 
@@ -286,7 +286,8 @@ def _words(text: str) -> list[str]:
     # domain, Markdown becomes HTML. Compare the words that survive all of that.
     text = _MD_LINK.sub(lambda m: m.group(1), text)
     text = _MENTION.sub(" ", _URL.sub(" ", text))
-    return regex.findall(r"\w+", text.casefold())
+    words: list[str] = regex.findall(r"\w+", text.casefold())
+    return words
 
 
 def same_text(sent: str, seen: str) -> bool:

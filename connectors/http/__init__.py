@@ -3,8 +3,8 @@
 It checks the resolved address at connect time and connects to exactly that address (so DNS
 rebinding and redirects into the private network are refused), caps wire and decoded bytes,
 bounds each request by a deadline, retries 429/5xx with full jitter while honouring
-`Retry-After` and rate-limit headers, and limits concurrency per host. See DESIGN.md,
-"One guarded HTTP client".
+`Retry-After` and rate-limit headers, and limits concurrency per host. Users type the URLs
+Luister fetches, so server-side request forgery is the first threat it stands against.
 """
 
 from connectors.http._addresses import AllowList, IPAddress, check_address

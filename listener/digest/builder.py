@@ -1,20 +1,25 @@
-"""Build a digest: every section for one period and filter, as a JSON-ready dict."""
+"""Build a digest: every section for one period and filter, as a `DigestDocument`."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from listener.digest import listening, responses, terms
+from listener.digest.document import (
+    SCHEMA_VERSION,
+    AlertItem,
+    AlertsSection,
+    DigestDocument,
+    Note,
+    PeriodInfo,
+)
 from listener.digest.messages import Language, text
 from listener.digest.periods import Period
 from listener.digest.query import MentionFilter
 from listener.models import Alert, AuditEntry, utcnow
-
-SCHEMA_VERSION = 1
 
 
 async def _has_table(session: AsyncSession, name: str) -> bool:
@@ -22,9 +27,9 @@ async def _has_table(session: AsyncSession, name: str) -> bool:
     return bool(await conn.run_sync(lambda sync: inspect(sync).has_table(name)))
 
 
-async def _alerts(session: AsyncSession, *, period: Period, filt: MentionFilter) -> dict[str, Any]:
+async def _alerts(session: AsyncSession, *, period: Period, filt: MentionFilter) -> AlertsSection:
     if not await _has_table(session, Alert.__tablename__):
-        return {"available": False, "count": 0, "items": []}
+        return AlertsSection(available=False, count=0, items=[])
     stmt = select(Alert).where(Alert.window_start >= period.start, Alert.window_start < period.end)
     rows = [
         a
@@ -32,37 +37,37 @@ async def _alerts(session: AsyncSession, *, period: Period, filt: MentionFilter)
         if not (a.dimension == "topic" and filt.topics and a.dimension_key not in filt.topics)
         and not (a.dimension == "source" and filt.sources and a.dimension_key not in filt.sources)
     ]
-    return {
-        "available": True,
-        "count": len(rows),
-        "items": [
-            {
-                "id": a.id,
-                "metric": a.metric,
-                "dimension": a.dimension,
-                "key": a.dimension_key,
-                "window_start": a.window_start.isoformat(),
-                "observed": a.observed,
-                "baseline": a.baseline,
-                "count": a.count,
-            }
+    return AlertsSection(
+        available=True,
+        count=len(rows),
+        items=[
+            AlertItem(
+                id=a.id,
+                metric=a.metric,
+                dimension=a.dimension,
+                key=a.dimension_key,
+                window_start=a.window_start.isoformat(),
+                observed=a.observed,
+                baseline=a.baseline,
+                count=a.count,
+            )
             for a in rows[:10]
         ],
-    }
+    )
 
 
-def _period_fields(period: Period) -> dict[str, Any]:
-    return {
-        "label": period.label,
-        "first_day": period.first_day.isoformat(),
-        "last_day": period.last_day.isoformat(),
-        "days": period.length,
-        "is_week": period.is_week,
-        "timezone": period.timezone,
-        "start": period.start.isoformat(),
-        "end": period.end.isoformat(),
-        "previous_label": period.shifted(-1).label,
-    }
+def _period_fields(period: Period) -> PeriodInfo:
+    return PeriodInfo(
+        label=period.label,
+        first_day=period.first_day.isoformat(),
+        last_day=period.last_day.isoformat(),
+        days=period.length,
+        is_week=period.is_week,
+        timezone=period.timezone,
+        start=period.start.isoformat(),
+        end=period.end.isoformat(),
+        previous_label=period.shifted(-1).label,
+    )
 
 
 async def build_digest(
@@ -73,51 +78,50 @@ async def build_digest(
     language: Language = "en",
     target_hours: float = 24.0,
     now: datetime | None = None,
-) -> dict[str, Any]:
+) -> DigestDocument:
     """Every digest section for `period`, computed with aggregate queries in the database."""
     filt = filt or MentionFilter()
     now = now or utcnow()
     volume, sentiment = await listening.volume_and_sentiment(session, period=period, filt=filt)
-    total = volume["total"]
+    total = volume.total
     previous = period.shifted(-1)
     questions, sla = await responses.questions_and_sla(
         session, period=period, filt=filt, now=now, target_hours=target_hours
     )
     # One top-N scan serves both the most engaged mentions and the rising topics' examples.
     engaged = await listening.top_engaged(session, start=period.start, end=period.end, filt=filt)
-    data: dict[str, Any] = {
-        "schema": SCHEMA_VERSION,
-        "generated_at": now.isoformat(),
-        "language": language,
-        "period": _period_fields(period),
-        "filters": filt.as_dict(),
-        "quiet": total == 0,
-        "volume": volume,
-        "sentiment": sentiment,
-        "topics": await listening.topics(
+    data = DigestDocument(
+        schema_version=SCHEMA_VERSION,
+        generated_at=now.isoformat(),
+        language=language,
+        period=_period_fields(period),
+        filters=filt.as_dict(),
+        quiet=total == 0,
+        volume=volume,
+        sentiment=sentiment,
+        topics=await listening.topics(
             session, period=period, filt=filt, total=total, candidates=engaged
         ),
-        "emergent_terms": await terms.emergent_terms(
+        emergent_terms=await terms.emergent_terms(
             session,
             current=(period.start, period.end, total),
-            previous=(previous.start, previous.end, volume["previous"]),
+            previous=(previous.start, previous.end, volume.previous),
             filt=filt,
         ),
-        "authors": await listening.authors(session, period=period, filt=filt),
-        "engaged": listening.most_engaged(engaged),
-        "questions": questions,
-        "response": await responses.response_times(
+        authors=await listening.authors(session, period=period, filt=filt),
+        engaged=listening.most_engaged(engaged),
+        questions=questions,
+        response=await responses.response_times(
             session, period=period, filt=filt, target_hours=target_hours
         ),
-        "sla": sla,
-        "throughput": await responses.throughput(session, period=period, filt=filt),
-        "alerts": await _alerts(session, period=period, filt=filt),
-    }
-    nlp_tagged = volume["tagged_by_nlp"]
+        sla=sla,
+        throughput=await responses.throughput(session, period=period, filt=filt),
+        alerts=await _alerts(session, period=period, filt=filt),
+    )
     any_audit = await _any_status_change(session)
-    data["notes"] = [
-        {"code": code, "params": params, "text": text(language, f"note_{code}", **params)}
-        for code, params in _notes(data, nlp_tagged=nlp_tagged, any_audit=any_audit)
+    data.notes = [
+        Note(code=code, params=params, text=text(language, f"note_{code}", **params))
+        for code, params in _notes(data, any_audit=any_audit)
     ]
     return data
 
@@ -127,28 +131,24 @@ async def _any_status_change(session: AsyncSession) -> bool:
     return (await session.execute(stmt)).first() is not None
 
 
-def _notes(
-    data: dict[str, Any], *, nlp_tagged: int, any_audit: bool
-) -> list[tuple[str, dict[str, Any]]]:
+def _notes(data: DigestDocument, *, any_audit: bool) -> list[tuple[str, dict[str, int]]]:
     """What the reader should know about missing or estimated numbers; never invent them."""
-    total = data["volume"]["total"]
-    notes: list[tuple[str, dict[str, Any]]] = []
+    total = data.volume.total
+    notes: list[tuple[str, dict[str, int]]] = []
     if total == 0:
         return [("quiet", {})]
-    if data["sentiment"]["tagged"] == 0:
+    if data.sentiment.tagged == 0:
         notes.append(("no_sentiment", {}))
-    elif data["sentiment"]["untagged"]:
-        notes.append(
-            ("some_sentiment", {"untagged": data["sentiment"]["untagged"], "total": total})
-        )
-    if data["topics"]["mentions_with_topic"] == 0:
+    elif data.sentiment.untagged:
+        notes.append(("some_sentiment", {"untagged": data.sentiment.untagged, "total": total}))
+    if data.topics.mentions_with_topic == 0:
         notes.append(("no_topics", {}))
-    if nlp_tagged == 0:
+    if data.volume.tagged_by_nlp == 0:
         notes.append(("no_intents", {}))
     if not any_audit:
         notes.append(("no_moderation", {}))
-    if data["emergent_terms"]["sampled"]:
-        notes.append(("terms_sampled", {"size": data["emergent_terms"]["sample_size"]["current"]}))
-    if not data["alerts"]["available"]:
+    if data.emergent_terms.sampled:
+        notes.append(("terms_sampled", {"size": data.emergent_terms.sample_size.current}))
+    if not data.alerts.available:
         notes.append(("no_alerts_table", {}))
     return notes

@@ -10,6 +10,7 @@ import io
 from datetime import date
 from typing import Any
 
+from listener.digest.document import DigestDocument
 from listener.digest.messages import day, text
 
 WIDTH_PX = 600
@@ -52,8 +53,8 @@ def _titled(axes: Any, title: str) -> None:
     axes.legend(fontsize=7, frameon=False, ncols=4, loc="lower right", bbox_to_anchor=(1.0, 1.0))
 
 
-def _day_labels(data: dict[str, Any], language: str) -> list[str]:
-    days = [date.fromisoformat(d["date"]) for d in data["volume"]["per_day"]]
+def _day_labels(data: DigestDocument, language: str) -> list[str]:
+    days = [date.fromisoformat(d.date) for d in data.volume.per_day]
     return [day(d, language, weekday=len(days) <= 14) for d in days]
 
 
@@ -63,14 +64,14 @@ def _sparse_ticks(axes: Any, labels: list[str]) -> None:
     axes.set_xticks(positions, [labels[i] for i in positions])
 
 
-def volume_chart(data: dict[str, Any], language: str) -> bytes:
+def volume_chart(data: DigestDocument, language: str) -> bytes:
     """Mentions per day, with the baseline windows' daily average as a reference line."""
     figure, axes = _figure(220)
-    counts = [d["count"] for d in data["volume"]["per_day"]]
+    counts = [d.count for d in data.volume.per_day]
     labels = _day_labels(data, language)
     axes.bar(range(len(counts)), counts, color=_COLOURS["bars"], width=0.7)
-    average = data["volume"]["baseline_mean"] / max(data["period"]["days"], 1)
-    windows = len(data["volume"]["trend"]) - 1
+    average = data.volume.baseline_mean / max(data.period.days, 1)
+    windows = len(data.volume.trend) - 1
     axes.axhline(
         average,
         color=_COLOURS["average"],
@@ -83,14 +84,14 @@ def volume_chart(data: dict[str, Any], language: str) -> bytes:
     return _png(figure)
 
 
-def sentiment_chart(data: dict[str, Any], language: str) -> bytes:
+def sentiment_chart(data: DigestDocument, language: str) -> bytes:
     """Positive, neutral, negative and untagged mentions per day, stacked."""
     figure, axes = _figure(220)
-    rows = data["sentiment"]["per_day"]
+    rows = data.sentiment.per_day
     positions = list(range(len(rows)))
     bottom = [0] * len(rows)
     for label in ("positive", "neutral", "negative", "untagged"):
-        values = [r[label] for r in rows]
+        values: list[int] = [getattr(r, label) for r in rows]
         if not any(values) and label == "untagged":
             continue
         axes.bar(
@@ -107,22 +108,22 @@ def sentiment_chart(data: dict[str, Any], language: str) -> bytes:
     return _png(figure)
 
 
-def topics_chart(data: dict[str, Any], language: str) -> bytes:
+def topics_chart(data: DigestDocument, language: str) -> bytes:
     """The top topics this period, with the previous period's counts beside them."""
-    top = data["topics"]["top"][:8]
+    top = data.topics.top[:8]
     figure, axes = _figure(60 + 26 * max(len(top), 1))
-    names = [t["topic"] for t in reversed(top)]
+    names = [t.topic for t in reversed(top)]
     positions = list(range(len(names)))
     axes.barh(
         [p + 0.2 for p in positions],
-        [t["count"] for t in reversed(top)],
+        [t.count for t in reversed(top)],
         height=0.4,
         color=_COLOURS["bars"],
         label=text(language, "this_period"),
     )
     axes.barh(
         [p - 0.2 for p in positions],
-        [t["previous"] for t in reversed(top)],
+        [t.previous for t in reversed(top)],
         height=0.4,
         color=_COLOURS["previous"],
         label=text(language, "previous_short"),
@@ -134,13 +135,13 @@ def topics_chart(data: dict[str, Any], language: str) -> bytes:
     return _png(figure)
 
 
-def digest_charts(data: dict[str, Any], language: str) -> dict[str, bytes]:
+def digest_charts(data: DigestDocument, language: str) -> dict[str, bytes]:
     """The charts a digest shows, by name; none for a quiet period."""
-    if data["quiet"]:
+    if data.quiet:
         return {}
     charts = {"volume": volume_chart(data, language)}
-    if data["sentiment"]["tagged"]:
+    if data.sentiment.tagged:
         charts["sentiment"] = sentiment_chart(data, language)
-    if data["topics"]["top"]:
+    if data.topics.top:
         charts["topics"] = topics_chart(data, language)
     return charts

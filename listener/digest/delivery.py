@@ -20,6 +20,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from listener.digest import audit
+from listener.digest.alert_mail import alert_email
+from listener.digest.document import DigestDocument
 from listener.digest.mail import SendError, digest_message, send_message
 from listener.models import Delivery, DeliveryStatus, Digest, utcnow
 from listener.settings import Settings
@@ -33,7 +35,8 @@ _LONGEST_WAIT = timedelta(hours=6)
 
 def retry_delay(attempts: int) -> timedelta:
     """Wait before attempt `attempts + 1`: 1 min, 4 min, 16 min, … capped at 6 h."""
-    return min(_FIRST_RETRY * 4 ** max(attempts - 1, 0), _LONGEST_WAIT)
+    factor: int = 4 ** max(attempts - 1, 0)
+    return min(_FIRST_RETRY * factor, _LONGEST_WAIT)
 
 
 async def queue_deliveries(
@@ -92,22 +95,20 @@ class _Composer:
             digest = await session.get(Digest, delivery.digest_id)
             assert digest is not None  # the delivery row cascades with its digest
             key = (digest.id, delivery.language)
+            document = DigestDocument.model_validate(digest.data)
             if key not in self._charts:
                 from listener.digest.charts import digest_charts
 
                 self._charts[key] = await asyncio.to_thread(
-                    digest_charts, digest.data, delivery.language
+                    digest_charts, document, delivery.language
                 )
             return digest_message(
                 self.settings,
-                data=digest.data,
+                data=document,
                 language=delivery.language,
                 to=delivery.recipient,
                 charts=self._charts[key],
             )
-        # Imported here: alerts build on the digest package, not the other way round.
-        from listener.alerts.notify import alert_email
-
         assert delivery.alert_id is not None
         return await alert_email(
             session, settings=self.settings, alert_id=delivery.alert_id, delivery=delivery

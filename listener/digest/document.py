@@ -8,32 +8,26 @@ Timestamps stay ISO 8601 strings as `datetime.isoformat()` wrote them ("+00:00",
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    SerializerFunctionWrapHandler,
-    model_serializer,
-)
+from pydantic import BaseModel, ConfigDict, Field
 
 SCHEMA_VERSION = 1
 
 
 class _Section(BaseModel):
-    """A part of the document; keys in `omit_when_none` are left out instead of written as null."""
+    """A part of the document."""
 
     model_config = ConfigDict(extra="ignore")
-    omit_when_none: ClassVar[frozenset[str]] = frozenset()
 
-    @model_serializer(mode="wrap")
-    def _omit_absent(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        data: dict[str, Any] = handler(self)
-        for key in self.omit_when_none:
-            if data.get(key, 0) is None:
-                del data[key]
-        return data
+
+def _absent(value: object) -> bool:
+    return value is None
+
+
+def _optional_key() -> Any:
+    """A key that is left out of the JSON, rather than written as null, when it has no value."""
+    return Field(default=None, exclude_if=_absent)
 
 
 class PeriodInfo(_Section):
@@ -173,15 +167,13 @@ class TopicStat(_Section):
     one of those (the same entry is listed in both).
     """
 
-    omit_when_none = frozenset({"examples"})
-
     topic: str
     count: int
     previous: int
     baseline_mean: float
     change: float | None
     share: float | None
-    examples: list[MentionCard] | None = None
+    examples: list[MentionCard] | None = _optional_key()
 
 
 class Topics(_Section):
@@ -282,13 +274,11 @@ class ResponseTimes(_Section):
 class Sla(_Section):
     """SLA outcomes where the queue records them; only `available` when it does not."""
 
-    omit_when_none = frozenset({"met", "missed", "waiting_past_due", "with_target"})
-
     available: bool
-    met: int | None = None
-    missed: int | None = None
-    waiting_past_due: int | None = None
-    with_target: int | None = None
+    met: int | None = _optional_key()
+    missed: int | None = _optional_key()
+    waiting_past_due: int | None = _optional_key()
+    with_target: int | None = _optional_key()
 
 
 class PersonActions(_Section):

@@ -27,8 +27,8 @@ from listener.digest.document import (
     ReachingAuthor,
     Sentiment,
     SourceCount,
-    TopicStat,
     Topics,
+    TopicStat,
     TrendPoint,
     Volume,
 )

@@ -12,8 +12,8 @@ import ssl
 from collections.abc import Mapping
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from typing import Any
 
+from listener.digest.document import DigestDocument
 from listener.digest.messages import text
 from listener.digest.render import to_html, to_markdown
 from listener.settings import Settings
@@ -45,13 +45,13 @@ def _envelope(settings: Settings, *, to: str, subject: str) -> EmailMessage:
 def digest_message(
     settings: Settings,
     *,
-    data: Mapping[str, Any],
+    data: DigestDocument,
     language: str,
     to: str,
     charts: Mapping[str, bytes],
 ) -> EmailMessage:
     """The digest email for one recipient, with the charts inline."""
-    subject = text(language, "title", label=data["period"]["label"])
+    subject = text(language, "title", label=data.period.label)
     message = _envelope(settings, to=to, subject=subject)
     message.set_content(to_markdown(data, language))
     cids = {name: make_msgid(domain=_domain(settings)) for name in charts}

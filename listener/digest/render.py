@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from jinja2 import Environment, StrictUndefined, Template
 
+from listener.digest.document import DigestDocument
 from listener.digest.layouts import HTML_TEMPLATE, MARKDOWN_TEMPLATE
 from listener.digest.view import digest_view
 
@@ -51,19 +52,19 @@ def _template(kind: Literal["md", "html"]) -> Template:
     return _md_env.from_string(MARKDOWN_TEMPLATE)
 
 
-def to_json(data: Mapping[str, Any]) -> str:
+def to_json(data: DigestDocument) -> str:
     """The digest for integrations: the stored data, pretty-printed."""
-    return json.dumps(data, indent=2, ensure_ascii=False)
+    return json.dumps(data.model_dump(mode="json"), indent=2, ensure_ascii=False)
 
 
-def to_markdown(data: Mapping[str, Any], language: str) -> str:
+def to_markdown(data: DigestDocument, language: str) -> str:
     """The digest as Markdown (also the plain-text part of the email)."""
-    return _template("md").render(v=digest_view(dict(data), language))
+    return _template("md").render(v=digest_view(data, language))
 
 
-def to_html(data: Mapping[str, Any], language: str, *, images: Mapping[str, str]) -> str:
+def to_html(data: DigestDocument, language: str, *, images: Mapping[str, str]) -> str:
     """The digest as HTML; `images` maps chart names to the src each <img> uses."""
-    return _template("html").render(v=digest_view(dict(data), language), images=images)
+    return _template("html").render(v=digest_view(data, language), images=images)
 
 
 def data_uris(charts: Mapping[str, bytes]) -> dict[str, str]:
@@ -74,7 +75,7 @@ def data_uris(charts: Mapping[str, bytes]) -> dict[str, str]:
     }
 
 
-def render(data: Mapping[str, Any], fmt: Format, language: str) -> str:
+def render(data: DigestDocument, fmt: Format, language: str) -> str:
     """The digest in `fmt`; HTML comes self-contained with its charts embedded."""
     if fmt == "json":
         return to_json(data)
@@ -82,4 +83,4 @@ def render(data: Mapping[str, Any], fmt: Format, language: str) -> str:
         return to_markdown(data, language)
     from listener.digest.charts import digest_charts
 
-    return to_html(data, language, images=data_uris(digest_charts(dict(data), language)))
+    return to_html(data, language, images=data_uris(digest_charts(data, language)))

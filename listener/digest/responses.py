@@ -143,9 +143,8 @@ async def _open_questions(
 
 
 def _responded() -> ColumnElement[bool]:
-    return (AuditEntry.action == "status") & AuditEntry.after["status"].as_string().in_(
-        RESPONDED_STATUSES
-    )
+    status: ColumnElement[str] = AuditEntry.after["status"].as_string()
+    return (AuditEntry.action == "status") & status.in_(RESPONDED_STATUSES)
 
 
 async def response_times(
@@ -200,9 +199,7 @@ async def response_times(
     )
 
 
-async def throughput(
-    session: AsyncSession, *, period: Period, filt: MentionFilter
-) -> Throughput:
+async def throughput(session: AsyncSession, *, period: Period, filt: MentionFilter) -> Throughput:
     """Status changes the team made in the period, per new status and per person."""
     conds = [
         AuditEntry.entity == "mention",

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from listener.digest.document import DigestDocument
 from listener.models import Alert, Delivery, Digest, IntegrationEvent, RecipientList
 
 Lang = Literal["en", "nl"]
@@ -129,9 +130,9 @@ class DigestSummary(BaseModel):
 class DigestOut(DigestSummary):
     """A stored digest with every section (see the `data` keys)."""
 
-    data: dict[str, Any] = Field(
+    data: DigestDocument = Field(
         description="volume, sentiment, topics, emergent_terms, authors, engaged, questions, "
-        "response, throughput, alerts and notes"
+        "response, sla, throughput, alerts and notes"
     )
 
 

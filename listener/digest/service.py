@@ -16,11 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from listener.digest import audit
 from listener.digest.builder import build_digest
 from listener.digest.delivery import queue_deliveries
+from listener.digest.document import DigestDocument
 from listener.digest.errors import Conflict, Invalid, NotFound
 from listener.digest.messages import LANGUAGES, Language
 from listener.digest.periods import Period
 from listener.digest.query import MentionFilter
-from listener.models import Delivery, Digest, RecipientList, utcnow
+from listener.models import Alert, Delivery, Digest, IntegrationEvent, RecipientList, utcnow
 from listener.settings import Settings
 
 _ADDRESS = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+$")
@@ -183,7 +184,7 @@ async def store_digest(
     filt: MentionFilter | None = None,
     actor: str = audit.SYSTEM_ACTOR,
     actor_user_id: int | None = None,
-    data: dict[str, Any] | None = None,
+    data: DigestDocument | None = None,
     now: datetime | None = None,
 ) -> Digest:
     """Build (unless `data` is given) and store a digest; building it again refreshes it."""
@@ -215,9 +216,9 @@ async def store_digest(
     digest.timezone = period.timezone
     digest.language = language
     digest.filters = filt.as_dict()
-    digest.data = data
-    digest.mention_count = data["volume"]["total"]
-    digest.quiet = data["quiet"]
+    digest.data = data.model_dump(mode="json")
+    digest.mention_count = data.volume.total
+    digest.quiet = data.quiet
     digest.built_at = now
     await session.flush()
     audit.record(
@@ -301,3 +302,42 @@ async def delivery_counts(
             if digest_id is not None:
                 counts[digest_id][status] = n
     return counts
+
+
+async def list_digests(
+    session: AsyncSession, *, limit: int, before_id: int | None = None
+) -> list[Digest]:
+    """Up to `limit` stored digests with an id below `before_id`, newest first."""
+    stmt = select(Digest).order_by(Digest.id.desc()).limit(limit)
+    if before_id is not None:
+        stmt = stmt.where(Digest.id < before_id)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def list_alerts(
+    session: AsyncSession, *, limit: int, before_id: int | None = None
+) -> list[Alert]:
+    """Up to `limit` spike alerts with an id below `before_id`, newest first."""
+    stmt = select(Alert).order_by(Alert.id.desc()).limit(limit)
+    if before_id is not None:
+        stmt = stmt.where(Alert.id < before_id)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def get_alert(session: AsyncSession, *, alert_id: int) -> Alert:
+    """The spike alert with `alert_id`."""
+    alert = await session.get(Alert, alert_id)
+    if alert is None:
+        raise NotFound(f"no alert {alert_id}")
+    return alert
+
+
+async def events_after(session: AsyncSession, *, after: int, limit: int) -> list[IntegrationEvent]:
+    """Up to `limit` integration events with an id above `after`, oldest first."""
+    rows = await session.execute(
+        select(IntegrationEvent)
+        .where(IntegrationEvent.id > after)
+        .order_by(IntegrationEvent.id)
+        .limit(limit)
+    )
+    return list(rows.scalars())

@@ -1,4 +1,4 @@
-"""The digest and alert jobs, run by arq cron in workers and by the in-process runner.
+"""The digest jobs, run by arq cron in workers and by the embedded runner.
 
 Each is idempotent and keyed by rows: a digest per (list, week), an alert per (metric, group,
 hour) plus the cooldown, a delivery per (digest or alert, address). Running one twice, late,
@@ -13,7 +13,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from listener.alerts import check_spikes
 from listener.digest.delivery import deliver_due
 from listener.digest.schedule import run_weekly_schedule
 from listener.models import utcnow
@@ -42,21 +41,6 @@ async def digest_tick(
     }
 
 
-async def alert_tick(
-    sessions: async_sessionmaker[AsyncSession], *, settings: Settings, now: datetime | None = None
-) -> dict[str, Any]:
-    """Check the last full hour for spikes and email the alerts it raised."""
-    now = now or utcnow()
-    alerts = await check_spikes(sessions, settings=settings, window_end=hour_floor(now), now=now)
-    report = await deliver_due(sessions, settings=settings, now=now)
-    return {"alerts": [a.id for a in alerts], "sent": len(report.sent)}
-
-
 async def digest_cron(ctx: dict[str, Any]) -> dict[str, Any]:
     """arq cron (every minute): the weekly schedule and email deliveries."""
     return await digest_tick(ctx["sessions"], settings=ctx["settings"])
-
-
-async def alert_cron(ctx: dict[str, Any]) -> dict[str, Any]:
-    """arq cron (hourly): the spike check of the hour that just ended."""
-    return await alert_tick(ctx["sessions"], settings=ctx["settings"])

@@ -12,10 +12,10 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from listener.hooks import mentions_changed
 from listener.models import AuditEntry, Mention, MentionTopic, NlpCorrection, Topic
 from listener.nlp.errors import InvalidRequest, NotFound
 from listener.nlp.labels import INTENTS, SENTIMENT_LABELS
+from listener.reactions import mentions_changed
 
 # A corrected label whose model score points the other way gets a middling score of its own
 # sign, so priority and digests still weigh it; a confirmed label keeps the model's score.

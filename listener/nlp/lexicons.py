@@ -151,7 +151,8 @@ def pattern_dutch_lexicon() -> dict[str, float]:
 def pattern_dutch_version() -> str:
     """Return the version attribute of the shipped pattern Dutch lexicon."""
     root = ElementTree.fromstring(_data_text(PATTERN_NL_PACKAGE, PATTERN_NL_FILE).encode())
-    return root.get("version", "unknown")
+    version: str = root.get("version", "unknown")
+    return version
 
 
 def package_version(distribution: str) -> str:

@@ -15,7 +15,6 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from listener.hooks import mentions_changed
 from listener.models import Mention, MentionTopic
 from listener.nlp.corrections import latest_corrections, overlay_corrections
 from listener.nlp.store import (
@@ -26,6 +25,7 @@ from listener.nlp.store import (
     tag_inputs,
     topic_links,
 )
+from listener.reactions import mentions_changed
 
 DEFAULT_BATCH_SIZE = 500
 UNDETERMINED = "und"

@@ -19,9 +19,11 @@ from typing import Any
 import spacy
 from spacy.language import Language
 from spacy.training import Example
-from spacy.util import compounding, minibatch
+from spacy.util import minibatch
+from thinc.api import compounding, fix_random_seed
 
-from listener.nlp.evaluation import SENTIMENT_LABELS, ClassificationReport, classification_report
+from listener.nlp.evaluation import ClassificationReport, classification_report
+from listener.nlp.labels import SENTIMENT_LABELS
 from listener.nlp.sentiment import score_text_words
 
 BOW_MODEL = {
@@ -90,7 +92,7 @@ def train_textcat(
     seed: int = 13,
 ) -> Language:
     """Train spacy.blank(language) + a bag-of-words textcat on the examples."""
-    spacy.util.fix_random_seed(seed)
+    fix_random_seed(seed)
     nlp = spacy.blank(language)
     textcat = nlp.add_pipe("textcat", config={"model": BOW_MODEL})
     labels = sorted({example.label for example in examples} | set(SENTIMENT_LABELS))

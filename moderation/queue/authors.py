@@ -1,6 +1,6 @@
 """Authors across platforms: staff link records that are one person; the person's history.
 
-No anchor links identities across platforms (moderation-anchors.md §(d)1). Links are stored
+None of Discourse, Chatwoot or Ozone links identities across platforms. Links are stored
 pairwise and a person is the connected group, so unlinking one pair undoes exactly that link.
 """
 

@@ -1,7 +1,7 @@
 """Bulk actions over a list of ids or everything matching a filter, with an exact undo.
 
-The most requested moderation feature (moderation-anchors.md §(c)1: Chatwoot #13535 "select all
-matching this filter", Ozone #43). The selection is frozen into `bulk_job_items` when the job is
+The most requested moderation feature (Chatwoot issue #13535 "select all matching this filter",
+Ozone issue #43). The selection is frozen into `bulk_job_items` when the job is
 created, so "everything matching" means what the moderator saw. Each item records its state
 before the action; an undo (within the window) restores exactly that state for every item that
 nobody has touched since (same version), and skips, with a reason, the ones someone has.
@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
+from pydantic import TypeAdapter
+from pydantic.dataclasses import dataclass as validated_dataclass
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,7 +34,8 @@ from moderation.queue.workflow import (
     transition_changes,
 )
 
-ACTIONS = ("status", "spam", "assign", "tag", "untag")
+BulkAction = Literal["status", "spam", "assign", "tag", "untag", "undo"]
+ACTIONS: tuple[BulkAction, ...] = ("status", "spam", "assign", "tag", "untag")
 MAX_ITEMS = 10_000
 _RESTORED = (
     "status",
@@ -65,11 +68,14 @@ def _restored(before: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@dataclass(frozen=True)
+@validated_dataclass(frozen=True)
 class BulkParams:
-    """What to do to each item."""
+    """What to do to each item: what the endpoint asks for and what the job applies.
 
-    action: str
+    Stored on the job as `as_json()` (the action has its own column); `of_job` reads it back.
+    """
+
+    action: BulkAction
     status: Status | None = None
     assignee_id: int | None = None
     tags: tuple[str, ...] = ()
@@ -77,14 +83,19 @@ class BulkParams:
     force: bool = False
 
     def as_json(self) -> dict[str, Any]:
-        """The parameters as stored on the job."""
-        return {
-            "status": self.status.value if self.status else None,
-            "assignee_id": self.assignee_id,
-            "tags": list(self.tags),
-            "reason": self.reason,
-            "force": self.force,
-        }
+        """The parameters as stored on the job (an undo keeps only `force`)."""
+        if self.action == "undo":
+            return {"force": self.force}
+        stored: dict[str, Any] = _PARAMS.dump_python(self, mode="json", exclude={"action"})
+        return stored
+
+    @classmethod
+    def of_job(cls, job: BulkJob) -> BulkParams:
+        """The parameters a job was created with."""
+        return _PARAMS.validate_python({**job.params, "action": job.action})
+
+
+_PARAMS = TypeAdapter(BulkParams)
 
 
 async def _validated(session: AsyncSession, params: BulkParams, actor: User) -> BulkParams:
@@ -94,14 +105,16 @@ async def _validated(session: AsyncSession, params: BulkParams, actor: User) -> 
     if params.action == "status" and params.status is None:
         raise InvalidRequest("status: required for a status change")
     if params.action == "spam":
-        return BulkParams("spam", Status.SPAM, reason=params.reason, force=params.force)
+        return BulkParams(
+            action="spam", status=Status.SPAM, reason=params.reason, force=params.force
+        )
     if params.action == "assign" and params.assignee_id is not None:
         await check_assignee(session, assignee_id=params.assignee_id)
     if params.action in ("tag", "untag"):
         tags = tuple(sorted({normalize_tag(t) for t in params.tags}))
         if not tags:
             raise InvalidRequest("tags: name at least one tag")
-        return BulkParams(params.action, tags=tags, force=params.force)
+        return BulkParams(action=params.action, tags=tags, force=params.force)
     return params
 
 
@@ -135,8 +148,7 @@ async def _resolve(
 async def _create(
     session: AsyncSession,
     *,
-    action: str,
-    params: dict[str, Any],
+    params: BulkParams,
     selection: dict[str, Any],
     mention_ids: list[int],
     actor: User,
@@ -144,8 +156,8 @@ async def _create(
     undo_of_id: int | None = None,
 ) -> BulkJob:
     job = BulkJob(
-        action=action,
-        params=params,
+        action=params.action,
+        params=params.as_json(),
         selection=selection,
         requested_by=actor.id,
         requested_by_label=actor_label,
@@ -165,12 +177,12 @@ async def _create(
         )
     audit.record(
         session,
-        action=f"bulk_{action}_requested",
+        action=f"bulk_{params.action}_requested",
         actor=actor,
         actor_label=actor_label,
         entity="bulk_job",
         entity_id=job.id,
-        after={"total": job.total, "params": params, "selection": selection},
+        after={"total": job.total, "params": job.params, "selection": selection},
     )
     return job
 
@@ -190,8 +202,7 @@ async def request_bulk(
     mention_ids = await _resolve(session, ids=ids, filters=filters)
     return await _create(
         session,
-        action=params.action,
-        params=params.as_json(),
+        params=params,
         selection=selection,
         mention_ids=mention_ids,
         actor=actor,
@@ -240,8 +251,7 @@ async def request_undo(
     )
     return await _create(
         session,
-        action="undo",
-        params={"force": bool(original.params.get("force"))},
+        params=BulkParams(action="undo", force=BulkParams.of_job(original).force),
         selection={"undo_of": job_id},
         mention_ids=applied,
         actor=actor,
@@ -260,15 +270,15 @@ class _Outcome:
 
 def _decide(
     job: BulkJob,
+    params: BulkParams,
     item: QueueItem,
     tags: list[str],
     undo: tuple[dict[str, Any], int] | None,
     now: datetime,
 ) -> _Outcome:
     """What the job does to one item: apply (with which changes), leave as is, or skip (why)."""
-    params = job.params
     holder = item.claimed_by
-    if claim_is_live(item, now) and holder != job.requested_by and not params.get("force"):
+    if claim_is_live(item, now) and holder != job.requested_by and not params.force:
         return _Outcome("skipped", f"claimed by user {holder}")
     if job.action == "undo":
         if undo is None or undo[0] is None:
@@ -279,20 +289,20 @@ def _decide(
                 "skipped", f"changed since (version {item.version}, not {after_version})"
             )
         return _Outcome("applied", changes=_restored(before), tags=list(before["tags"]))
-    if job.action in ("status", "spam"):
-        to = Status(params["status"])
+    if job.action in ("status", "spam") and params.status is not None:
+        to = params.status
         if item.status == to.value:
             return _Outcome("unchanged")
         if to not in TRANSITIONS[Status(item.status)]:
             return _Outcome("skipped", f"cannot move from {item.status} to {to.value}")
         return _Outcome(
-            "applied", changes=transition_changes(item, to, now=now, reason=params.get("reason"))
+            "applied", changes=transition_changes(item, to, now=now, reason=params.reason)
         )
     if job.action == "assign":
-        if item.assignee_id == params.get("assignee_id"):
+        if item.assignee_id == params.assignee_id:
             return _Outcome("unchanged")
-        return _Outcome("applied", changes={"assignee_id": params.get("assignee_id")})
-    wanted = set(params["tags"])
+        return _Outcome("applied", changes={"assignee_id": params.assignee_id})
+    wanted = set(params.tags)
     new = sorted(set(tags) | wanted) if job.action == "tag" else sorted(set(tags) - wanted)
     if new == sorted(tags):
         return _Outcome("unchanged")
@@ -339,6 +349,7 @@ async def run_chunk(
             )
         )
         undo = {m: (before, version) for m, before, version in rows}
+    params = BulkParams.of_job(job)
     updates, results, retagged = [], [], {}
     applied = skipped = 0
     for mention_id in mention_ids:
@@ -347,7 +358,7 @@ async def run_chunk(
         outcome = (
             _Outcome("skipped", "mention no longer exists")
             if item is None
-            else _decide(job, item, current, undo.get(mention_id), now)
+            else _decide(job, params, item, current, undo.get(mention_id), now)
         )
         result: dict[str, Any] = {"job_id": job.id, "mention_id": mention_id}
         result |= {"state": outcome.state, "reason": outcome.reason}

@@ -1,10 +1,10 @@
 """Claims: a lease on an item so two colleagues never answer the same mention by accident.
 
-As in Discourse's reviewable claims (moderation-anchors.md §3), someone else's claim blocks
-writes (409) unless an admin forces it; unlike Discourse's, a claim is a lease that expires, so
-an abandoned claim frees itself (Ozone's assignments have end times too). Taking a claim is one
-conditional UPDATE, so of two simultaneous claimants exactly one wins. A claim does not bump
-the item's version: it changes who works on the item, not the item.
+As in Discourse's reviewable claims, someone else's claim blocks writes (409) unless an admin
+forces it; unlike Discourse's, a claim is a lease that expires, so an abandoned claim frees
+itself (Ozone's assignments have end times too). Taking a claim is one conditional UPDATE, so of
+two simultaneous claimants exactly one wins. A claim does not bump the item's version: it
+changes who works on the item, not the item.
 """
 
 from __future__ import annotations

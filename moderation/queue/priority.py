@@ -1,6 +1,6 @@
 """Priority 0-100 that explains itself: factors, weights, points and a one-line reason.
 
-Discourse stores a score breakdown (`explain_score`, moderation-anchors.md §3); Luister does the
+Discourse stores a score breakdown (`explain_score`); Luister does the
 same for a score computed from what the mention says and how it travels: intent, sentiment
 strength, author reach (per platform), engagement and its growth, recency, urgent words per
 language and time left on the SLA. Weights live in settings. A background refresh never bumps

@@ -1,6 +1,6 @@
 """First-response SLAs: a target per priority band, `due_at` per item, the outcome on response.
 
-As in Chatwoot's SLA policies (moderation-anchors.md §2), an item is *breached* while it waits
+As in Chatwoot's SLA policies, an item is *breached* while it waits
 past its due time, and the outcome (met or missed) is stamped once, on the first answer or
 resolution. The band only ever tightens while the item waits: a mention that became urgent
 keeps an urgent deadline even if its score later decays.

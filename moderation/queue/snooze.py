@@ -1,6 +1,6 @@
 """Waking snoozed items: when their time comes, or when their author writes again.
 
-Chatwoot reopens a snoozed conversation on the next reply (moderation-anchors.md §2); here the
+Chatwoot reopens a snoozed conversation on the next reply; here the
 "reply" is any new mention by the same person, on any platform their linked identities cover.
 Waking is a move SNOOZED → OPEN made by Luister itself: version-checked and audited like a
 staff write, so a moderator acting on the old state gets a 409 rather than a silent overwrite.

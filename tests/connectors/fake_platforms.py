@@ -1,5 +1,5 @@
 """Fake platforms for write tests: loopback route handlers that keep what they are sent and
-answer as the documented APIs do (see /work/shared/research/platforms.md for each call).
+answer as the platforms' documented APIs do.
 
 Each fake keeps its posts in memory, so a reply made through it shows up when the thread is
 read back, which is what the exactly-once checks rely on. `on_create` lets a test stall or

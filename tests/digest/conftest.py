@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from listener.db import make_engine, make_sessionmaker
 from listener.digest.builder import build_digest
+from listener.digest.document import DigestDocument
 from listener.digest.periods import Period
 from tests.conftest import _empty_tables as empty_tables
 from tests.digest.data import TZ, History, store_history
@@ -25,7 +26,7 @@ NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def w47(database_url: str) -> dict[str, Any]:
+async def w47(database_url: str) -> DigestDocument:
     """The 2026-W47 digest (Amsterdam, 8 h target) of the history, built once per module."""
     engine = make_engine(database_url)
     try:

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from listener.digest.builder import build_digest
+from listener.digest.document import DigestDocument
 from listener.digest.periods import Period
 from listener.digest.query import MentionFilter
 from listener.models import QueueItem
@@ -24,15 +25,16 @@ async def _build(
     filt: MentionFilter | None = None,
 ) -> dict[str, Any]:
     async with sessions() as session:
-        return await build_digest(
+        built = await build_digest(
             session, period=Period.week(week, tz), filt=filt, target_hours=8, now=NOW
         )
+    return built.model_dump(mode="json")
 
 
 @pytest.fixture
-def digest(w47: dict[str, Any]) -> dict[str, Any]:
-    """The 2026-W47 digest in Amsterdam time (built once per backend)."""
-    return w47
+def digest(w47: DigestDocument) -> dict[str, Any]:
+    """The 2026-W47 digest in Amsterdam time (built once per backend), as stored."""
+    return w47.model_dump(mode="json")
 
 
 def test_volume_counts_the_week_in_local_time_against_last_week_and_the_baseline(

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import base64
-import copy
 import json
 import re
-from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from listener.digest.builder import build_digest
 from listener.digest.charts import digest_charts
+from listener.digest.document import DigestDocument
 from listener.digest.periods import Period
 from listener.digest.render import render, to_html, to_markdown
 from tests.digest.data import TZ, History
@@ -32,13 +31,13 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture
-def digest(w47: dict[str, Any]) -> dict[str, Any]:
+def digest(w47: DigestDocument) -> DigestDocument:
     """The 2026-W47 digest of the hand-counted history."""
     return w47
 
 
 def test_markdown_leads_with_the_headline_numbers_and_has_every_section(
-    digest: dict[str, Any],
+    digest: DigestDocument,
 ) -> None:
     text = to_markdown(digest, "en")
     assert text.startswith("# Listening digest 2026-W47\n")
@@ -63,7 +62,7 @@ def test_markdown_leads_with_the_headline_numbers_and_has_every_section(
     assert "@anna ★" in text
 
 
-def test_dutch_digest_uses_dutch_words_and_decimal_commas(digest: dict[str, Any]) -> None:
+def test_dutch_digest_uses_dutch_words_and_decimal_commas(digest: DigestDocument) -> None:
     text = to_markdown(digest, "nl")
     assert text.startswith("# Luisterdigest 2026-W47\n")
     assert "10 vermeldingen, +150% ten opzichte van de week ervoor (4)" in text
@@ -72,10 +71,10 @@ def test_dutch_digest_uses_dutch_words_and_decimal_commas(digest: dict[str, Any]
     assert "## Vragen die nog wachten" in text
 
 
-def test_mention_text_cannot_inject_markup(digest: dict[str, Any]) -> None:
-    hostile = copy.deepcopy(digest)
-    hostile["engaged"][0]["text"] = '<script>alert("x")</script> [click](javascript:evil)'
-    hostile["engaged"][0]["url"] = "javascript:alert(1)"
+def test_mention_text_cannot_inject_markup(digest: DigestDocument) -> None:
+    hostile = digest.model_copy(deep=True)
+    hostile.engaged[0].text = '<script>alert("x")</script> [click](javascript:evil)'
+    hostile.engaged[0].url = "javascript:alert(1)"
     html = to_html(hostile, "en", images={})
     assert "<script>alert" not in html
     assert "&lt;script&gt;" in html
@@ -85,7 +84,7 @@ def test_mention_text_cannot_inject_markup(digest: dict[str, Any]) -> None:
     assert "<javascript:" not in markdown
 
 
-def test_charts_are_png_images_the_html_page_embeds(digest: dict[str, Any]) -> None:
+def test_charts_are_png_images_the_html_page_embeds(digest: DigestDocument) -> None:
     charts = digest_charts(digest, "en")
     assert set(charts) == {"volume", "sentiment", "topics"}
     assert all(png.startswith(PNG) for png in charts.values())
@@ -95,7 +94,7 @@ def test_charts_are_png_images_the_html_page_embeds(digest: dict[str, Any]) -> N
     assert base64.b64decode(sources[0]).startswith(PNG)
 
 
-def test_the_json_form_holds_every_section(digest: dict[str, Any]) -> None:
+def test_the_json_form_holds_every_section(digest: DigestDocument) -> None:
     data = json.loads(render(digest, "json", "en"))
     assert {
         "period",

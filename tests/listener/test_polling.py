@@ -12,10 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.embedded import EmbeddedRunner
 from api.wiring import JOBS
+from listener.kit.http import make_client
 from listener.models import Mention, Source, utcnow
 from listener.settings import Settings
 from listener.sources import service
-from listener.sources.polling import backoff_delay, make_client, poll_source
+from listener.sources.polling import backoff_delay, poll_source
 from tests.connectors.servers import LoopbackServer, Reply
 
 

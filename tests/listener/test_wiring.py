@@ -16,9 +16,9 @@ from api.embedded import EmbeddedRunner
 from api.http.app import create_app
 from api.wiring import JOBS
 from api.worker import worker_settings
+from listener.kit.http import make_client
 from listener.models import OutboxMessage, QuestionAnswer, Role
 from listener.settings import Settings
-from listener.sources.polling import make_client
 from tests.conftest import MakeStaff
 from tests.connectors.fake_platforms import FakeMastodon
 from tests.connectors.servers import LoopbackServer

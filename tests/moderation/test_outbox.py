@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from listener.kit.http import make_client
 from listener.models import AuditEntry, OutboxMessage, Response, utcnow
 from listener.settings import Settings
-from listener.sources.polling import make_client
 from moderation.outbox import service as outbox
 from moderation.outbox.followup import follow_thread
 from moderation.outbox.sending import deliver

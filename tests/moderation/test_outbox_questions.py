@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.embedded import EmbeddedRunner
 from api.wiring import JOBS
+from listener.kit.http import make_client
 from listener.models import Mention, MentionTopic, OutboxMessage, QueueItem, Role, Topic
 from listener.settings import Settings
-from listener.sources.polling import make_client
 from moderation.outbox.tasks import follow_due_threads
 from tests.conftest import MakeStaff
 from tests.connectors.fake_platforms import FakeMastodon

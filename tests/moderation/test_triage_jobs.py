@@ -15,6 +15,8 @@ from sqlalchemy import func as sql_func
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from api.embedded import EmbeddedRunner
+from api.wiring import JOBS
 from listener.models import AuditEntry, BulkJob, QueueItem, Role, User, utcnow
 from listener.settings import Settings
 from listener.sources.ingest import ingest_mentions
@@ -23,7 +25,6 @@ from moderation.queue.bulk import BulkParams
 from moderation.queue.listing import MentionFilter
 from moderation.queue.tasks import (
     ArqEnqueue,
-    TriageRunner,
     bulk_job_task,
     run_chunk,
     triage_sweep,
@@ -109,11 +110,9 @@ async def test_a_job_whose_runner_died_midway_is_resumed_by_the_sweep_without_do
         job.state, job.processed, job.applied = "running", 250, applied
         job.lease_until = utcnow() - timedelta(seconds=1)
 
-    runner = TriageRunner(sessions, settings)
-    report = await runner.sweep()
-    await runner.drain()
+    # The embedded runner's sweep finds the orphan and runs it to the end, as a worker would.
+    await EmbeddedRunner(sessions, settings, JOBS).run_now("triage_sweep_task")
 
-    assert report.orphaned_jobs == [job_id]
     job = await _job(sessions, job_id)
     assert (job.state, job.processed, job.applied, job.skipped) == ("done", 400, 400, 0)
     async with sessions() as session:
