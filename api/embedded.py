@@ -18,8 +18,8 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from listener.jobs import JobContext, JobList, Periodic
+from listener.kit.http import make_client
 from listener.settings import Settings
-from listener.sources.polling import make_client
 
 log = logging.getLogger(__name__)
 
@@ -77,12 +77,19 @@ class EmbeddedRunner:
     """Runs the declared periodic jobs on their schedule and the work they enqueue."""
 
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], settings: Settings, jobs: JobList
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        jobs: JobList,
+        *,
+        client: httpx.AsyncClient | None = None,
     ) -> None:
         self.sessions = sessions
         self.settings = settings
         self.jobs = jobs
-        self.client: httpx.AsyncClient | None = None
+        #: The process's one guarded client (the app's); the runner makes its own without one.
+        self.client = client
+        self._owns_client = False
         self.queue = InProcessQueue(self, limit=settings.poll_concurrency * 2)
         self._loop: asyncio.Task[None] | None = None
         self._periodic: dict[str, asyncio.Task[Any]] = {}
@@ -117,27 +124,28 @@ class EmbeddedRunner:
         self._periodic[job.name] = asyncio.create_task(_run(), name=f"luister-{job.name}")
 
     async def _forever(self) -> None:
-        async with make_client(self.settings) as client:
-            self.client = client
-            for job in self.jobs.periodic:
-                if job.run_at_startup:
-                    self._start(job)
-            last = datetime.now(UTC).replace(microsecond=0)
-            while True:
-                now = datetime.now(UTC)
-                await asyncio.sleep(1 - now.microsecond / 1_000_000)
-                now = datetime.now(UTC).replace(microsecond=0)
-                # Every second since the last check, so a slow loop misses no scheduled run.
-                moment = last + timedelta(seconds=1)
-                while moment <= now:
-                    for job in self.jobs.periodic:
-                        if job.due_at(moment):
-                            self._start(job)
-                    moment += timedelta(seconds=1)
-                last = now
+        for job in self.jobs.periodic:
+            if job.run_at_startup:
+                self._start(job)
+        last = datetime.now(UTC).replace(microsecond=0)
+        while True:
+            now = datetime.now(UTC)
+            await asyncio.sleep(1 - now.microsecond / 1_000_000)
+            now = datetime.now(UTC).replace(microsecond=0)
+            # Every second since the last check, so a slow loop misses no scheduled run.
+            moment = last + timedelta(seconds=1)
+            while moment <= now:
+                for job in self.jobs.periodic:
+                    if job.due_at(moment):
+                        self._start(job)
+                moment += timedelta(seconds=1)
+            last = now
 
     def start(self) -> None:
         """Begin running the schedule in the background."""
+        if self.client is None:
+            self.client = make_client(self.settings)
+            self._owns_client = True
         if self._loop is None:
             self._loop = asyncio.create_task(self._forever(), name="luister-embedded")
 
@@ -152,3 +160,7 @@ class EmbeddedRunner:
         await self.queue.cancel()
         self._loop = None
         self._periodic.clear()
+        if self._owns_client and self.client is not None:
+            await self.client.aclose()
+            self.client = None
+            self._owns_client = False

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from listener.alerts.tasks import alert_cron
 from listener.db import make_sessionmaker
-from listener.digest.tasks import alert_cron, digest_cron
+from listener.digest.tasks import digest_cron
 from listener.jobs import JobList, Periodic, Task
 from listener.nlp.store import LANGUAGES_KEY, LanguageSettings
 from listener.reactions import Reactions

@@ -16,9 +16,9 @@ from arq.worker import func
 from api.wiring import JOBS, session_factory
 from listener.db import engine_from_settings
 from listener.jobs import JobContext, JobList
+from listener.kit.http import make_client
 from listener.nlp.store import warm_up_tagger
 from listener.settings import Settings, get_settings
-from listener.sources.polling import make_client
 
 
 def _dumps(value: Any) -> bytes:

@@ -21,9 +21,10 @@ import httpx
 from bench.ingest import DEFAULT_URL, _fresh_database
 from listener import migrate
 from listener.db import make_engine, make_sessionmaker
+from listener.kit.http import make_client
 from listener.settings import Settings
 from listener.sources import service
-from listener.sources.polling import make_client, poll_source
+from listener.sources.polling import poll_source
 from tests.connectors.servers import LoopbackServer, Reply
 
 

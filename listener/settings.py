@@ -63,7 +63,6 @@ class Settings(BaseSettings):
     http_deadline_seconds: float = Field(default=30.0, gt=0)
     queue_name: str = Field(default="luister:queue", description="The arq queue in Redis")
     run_jobs: bool = Field(default=True, description="Run polling jobs (in-process or worker)")
-    poll_tick_seconds: float = Field(default=5.0, gt=0, description="In-process runner cadence")
     poll_concurrency: int = Field(default=4, ge=1, le=64)
     job_timeout_seconds: int = Field(default=120, ge=5)
     max_consecutive_failures: int = Field(
@@ -139,7 +138,6 @@ class Settings(BaseSettings):
     bulk_inline_limit: int = Field(
         default=100, ge=0, le=1000, description="Bulk actions on more items run as background jobs"
     )
-    triage_tick_seconds: float = Field(default=30.0, gt=0, description="Snooze/SLA sweep cadence")
     # The weekly digest, its email delivery and spike alerts (listener/digest, listener/alerts).
     digest_timezone: str = Field(
         default="Europe/Amsterdam", description="IANA zone for digest weeks, days and schedule"

@@ -13,9 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.cli.common import EXIT_FAILED, err, fail, in_session, load_settings, run, wired_sessions
 from connectors.http import FetchError, describe_error
 from connectors.registry import UnknownKind, get_connector, list_kinds
+from listener.kit.http import make_client
 from listener.sources import service
 from listener.sources.credentials import masked_config
-from listener.sources.polling import PollOutcome, make_client, poll_source
+from listener.sources.polling import PollOutcome, poll_source
 
 sources_app = typer.Typer(help="Manage what Luister listens to.", no_args_is_help=True)
 

@@ -12,8 +12,10 @@ from api.embedded import EmbeddedRunner
 from api.wiring import JOBS, session_factory
 from listener import __version__
 from listener.accounts import endpoints as accounts
+from listener.alerts import endpoints as alerts
 from listener.db import engine_from_settings
 from listener.digest import endpoints as digest
+from listener.kit.http import make_client
 from listener.nlp import endpoints as nlp
 from listener.rest import health
 from listener.rest.problems import install_error_handlers
@@ -31,6 +33,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     sources.router,
     nlp.router,
     digest.router,
+    alerts.router,
     replies.router,
     questions.router,
     templates.router,
@@ -62,7 +65,11 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
         # Embedded mode: without Redis the API process runs the background jobs itself.
         runner = None
         if settings.run_jobs and settings.redis_url is None:
-            runner = EmbeddedRunner(app.state.sessions, settings, JOBS)
+            if getattr(app.state, "http_client", None) is None:
+                app.state.http_client = make_client(settings)
+            runner = EmbeddedRunner(
+                app.state.sessions, settings, JOBS, client=app.state.http_client
+            )
             app.state.runner = runner
             runner.start()
         yield

@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from listener.kit.http import make_client
 from listener.models import Mention, OutboxMessage, Role, utcnow
 from listener.settings import Settings
 from listener.sources.ingest import ingest_mentions
-from listener.sources.polling import make_client
 from moderation.outbox.sending import deliver
 from tests.conftest import MakeStaff, Staff
 from tests.connectors.fake_platforms import FakeMastodon
