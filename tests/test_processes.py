@@ -209,11 +209,6 @@ def test_serve_shuts_down_cleanly_on_sigterm(served: Lifecycle) -> None:
     assert served.exit_code in (0, -signal.SIGTERM), served.output
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="uvicorn re-raises SIGTERM after its clean shutdown, so `luister serve` exits "
-    "-15; the CLI should exit 0 (reported to the lead; drop this mark once it does)",
-)
 def test_serve_exits_0_on_sigterm(served: Lifecycle) -> None:
     assert served.exit_code == 0
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -69,6 +70,9 @@ def _serve(settings: Settings) -> None:
     from api.http.app import create_app
 
     err.print(f"Luister {__version__} on http://{settings.host}:{settings.port} (docs at /docs)")
+    # uvicorn shuts down cleanly on SIGTERM, then raises the signal again to the handler that
+    # was there before it: make that one a clean exit, so a stopped service exits 0.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     uvicorn.run(
         create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level
     )

@@ -9,7 +9,7 @@ from pathlib import Path
 import spacy
 from spacy.language import Language
 
-from listener.nlp.sentiment import SentimentScore, label_for
+from listener.nlp.scores import SentimentScore, label_for
 
 # Trained models of earlier activations stay loaded only as long as a tagger uses them.
 MAX_LOADED_MODELS = 8

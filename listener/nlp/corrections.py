@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from listener.models import AuditEntry, Mention, MentionTopic, NlpCorrection, Topic
 from listener.nlp.errors import InvalidRequest, NotFound
 from listener.nlp.labels import INTENTS, SENTIMENT_LABELS
+from listener.nlp.topic_links import replace_topic_links
 from listener.reactions import mentions_changed
 
 # A corrected label whose model score points the other way gets a middling score of its own
@@ -202,7 +203,6 @@ async def apply_corrections(session: AsyncSession, *, mention_ids: Sequence[int]
 
 async def _link_corrected_topics(session: AsyncSession, mention_id: int, names: list[str]) -> None:
     """Link exactly the corrected topics, keeping the spans of those the model also found."""
-    from listener.nlp.store import replace_topic_links
 
     found = await session.execute(select(Topic.name, Topic.id).where(Topic.name.in_(names)))
     ids: dict[str, int] = {name: topic_id for name, topic_id in found}

@@ -21,10 +21,10 @@ from listener.nlp.store import (
     TaggingState,
     load_tagging_state,
     mention_columns,
-    replace_topic_links,
     tag_inputs,
     topic_links,
 )
+from listener.nlp.topic_links import replace_topic_links
 from listener.reactions import mentions_changed
 
 DEFAULT_BATCH_SIZE = 500

@@ -6,12 +6,12 @@ import math
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from functools import cache
-from typing import TYPE_CHECKING, NamedTuple
 
 from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.util import minibatch
 
+from listener.nlp.classifier import TrainedSentiment
 from listener.nlp.extensions import luister_data
 from listener.nlp.lexicons import (
     emoji_valences,
@@ -20,11 +20,9 @@ from listener.nlp.lexicons import (
     strip_emoji_modifiers,
     vader_lexicon,
 )
+from listener.nlp.scores import SentimentScore, label_for
 from listener.nlp.sentiment_rules import SentimentRules, dutch_rules, english_rules
 from listener.nlp.tokens import DEFAULT_BATCH_SIZE, token_strings
-
-if TYPE_CHECKING:
-    from listener.nlp.classifier import TrainedSentiment
 
 CAPS_BOOST = 0.733
 NEGATION_SCALAR = -0.74
@@ -38,23 +36,6 @@ SENTIMENT_LANGUAGES = ("en", "nl")
 CLAUSE_BREAKS = frozenset({".", ",", "!", "?", ";", ":", "…", "-"})
 ELONGATION = re.compile(r"(.)\1{2,}")
 MAX_CACHED_WORDS = 500_000
-
-
-class SentimentScore(NamedTuple):
-    """A sentiment label with its score in [-1, 1] and the model that produced it."""
-
-    label: str
-    score: float
-    model_version: str
-
-
-def label_for(score: float, neutral_band: float) -> str:
-    """Map a score in [-1, 1] to positive, neutral or negative."""
-    if score >= neutral_band:
-        return "positive"
-    if score <= -neutral_band:
-        return "negative"
-    return "neutral"
 
 
 def normalize_total(total: float) -> float:
@@ -327,8 +308,6 @@ class SentimentComponent:
         self.neutral_band = neutral_band
         self.classifier: TrainedSentiment | None = None
         if model_path:
-            from listener.nlp.classifier import TrainedSentiment
-
             version = model_version or f"textcat-{self.default_language}:{model_path}"
             self.classifier = TrainedSentiment(model_path, version, neutral_band)
 

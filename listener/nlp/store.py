@@ -17,11 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from listener.models import Mention, MentionTopic, NlpModel, Topic
+from listener.models import Mention, NlpModel, Topic
+from listener.nlp.corrections import latest_corrections, overlay_corrections
 from listener.nlp.taxonomy import Taxonomy
+from listener.nlp.topic_links import replace_topic_links
 from listener.settings import Settings
 
 if TYPE_CHECKING:
@@ -201,7 +203,6 @@ async def tag_pending(
     known: Mapping[MentionKey, tuple[int, str]],
 ) -> BatchTags:
     """Tag what ingest is about to store (keyed like its `pending`); corrections stay on top."""
-    from listener.nlp.corrections import latest_corrections, overlay_corrections
     from listener.nlp.language import normalize_language_code
     from listener.nlp.tagger import TagInput
 
@@ -244,25 +245,3 @@ async def store_ingested_tags(
     links = {ids[key]: found for key, found in tags.links.items() if key in ids}
     updated = [ids[key] for key in tags.columns if key in known]
     await replace_topic_links(session, links, replace=updated)
-
-
-async def replace_topic_links(
-    session: AsyncSession,
-    links: Mapping[int, list[tuple[int, list[dict[str, Any]]]]],
-    *,
-    replace: Sequence[int] = (),
-) -> None:
-    """Drop the topic links of `replace`, then write `links` (mention id -> topics)."""
-    if replace:
-        await session.execute(
-            delete(MentionTopic)
-            .where(MentionTopic.mention_id.in_(list(replace)))
-            .execution_options(synchronize_session=False)
-        )
-    rows = [
-        {"mention_id": mention_id, "topic_id": topic_id, "spans": spans}
-        for mention_id, found in links.items()
-        for topic_id, spans in found
-    ]
-    if rows:
-        await session.execute(insert(MentionTopic), rows)
