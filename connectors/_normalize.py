@@ -139,14 +139,17 @@ def parse_timestamp(value: Any) -> datetime:
     if isinstance(value, bool):
         raise ItemError("timestamp is a boolean")
     if isinstance(value, int | float):
-        return datetime.fromtimestamp(value, tz=UTC)
+        try:
+            return datetime.fromtimestamp(value, tz=UTC)
+        except (OverflowError, OSError, ValueError) as exc:
+            raise ItemError(f"timestamp {value!r} out of range") from exc
     if not isinstance(value, str) or not value.strip():
         raise ItemError("missing timestamp")
     try:
         parsed = datetime.fromisoformat(value.strip())
-    except ValueError as exc:
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:  # year 0, or past year 9999 once in UTC
         raise ItemError(f"unreadable timestamp {value[:40]!r}") from exc
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def isoformat(moment: datetime) -> str:
@@ -245,7 +248,15 @@ def map_items(
             mention = to_mention(raw)
         except ValidationError as exc:
             rejected.append(RejectedItem(raw, describe_validation_error(exc), external_id))
-        except (ItemError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        except (
+            ItemError,
+            KeyError,
+            TypeError,
+            ValueError,
+            AttributeError,
+            ArithmeticError,
+            RecursionError,
+        ) as exc:
             reason = str(exc) if isinstance(exc, ItemError) else f"{type(exc).__name__}: {exc}"
             rejected.append(RejectedItem(raw, reason[:500], external_id))
         else:
@@ -292,13 +303,18 @@ def read_json(response: httpx.Response, platform: str) -> Any:
             f"{platform} answered HTTP {response.status_code} with a body that is not JSON",
             status=response.status_code,
         ) from exc
+    except RecursionError as exc:
+        raise PlatformError(
+            f"{platform} answered HTTP {response.status_code} with JSON nested too deeply to read",
+            status=response.status_code,
+        ) from exc
 
 
 def _error_hint(response: httpx.Response) -> str:
     # Platforms put a short machine-readable reason in the body; show that, never the request.
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         return ""
     if not isinstance(body, Mapping):
         return ""

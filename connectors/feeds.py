@@ -2,6 +2,10 @@
 
 HTTP is ours (the guarded client); feedparser only ever sees bytes, never a URL. Validators are
 unreliable in the wild, so an unchanged body hash also counts as "not modified".
+
+Parsing is CPU work a hostile feed can stretch to minutes, so it never runs on the event loop:
+`read_document` runs in the parse pool (`connectors._parse_pool`) within a CPU budget, after a
+cheap check of the element depth, and reads at most `MAX_ENTRIES` entries.
 """
 
 from __future__ import annotations
@@ -30,7 +34,8 @@ from connectors._normalize import (
     parse_timestamp,
     utcnow,
 )
-from connectors.base import FetchResult, WriteAction
+from connectors._parse_pool import TooExpensive, parse_in_pool
+from connectors.base import FetchResult, RejectedItem, WriteAction
 from connectors.http import InvalidPayload, fetch, redact_url
 from connectors.items import AuthorIn, EngagementIn, MentionIn
 
@@ -43,8 +48,18 @@ MAX_SEEN = 2000
 MAX_TEXT = 100_000
 MAX_HTML = 500_000
 MAX_ID = 512
+# Entries read from one document (feeds list the newest first); the rest are not parsed into
+# mentions. As many as the seen list remembers, so a long feed is not re-ingested every poll.
+MAX_ENTRIES = MAX_SEEN
+# Element nesting a document may have. Real feeds nest a few dozen deep at most; 2 MB of
+# unclosed <div>s nest 400,000 deep and take feedparser ~10 s of CPU.
+MAX_DEPTH = 512
 
 _FIRST_ELEMENT = re.compile(rb"<[A-Za-z_]")
+
+
+class FeedTooExpensive(TooExpensive):
+    """A feed document over its CPU budget, or nested deeper than any real feed."""
 
 
 class FeedConfig(BaseModel):
@@ -89,11 +104,19 @@ class FeedConnector:
         if digest == cursor.get("body_sha256"):
             return FetchResult(items=[], cursor=next_cursor, not_modified=True)
         content_type = response.headers.get("content-type", "")
-        entries, feed_language = parse_feed(response.body, content_type, response.url)
-        language = settings.language or feed_language
-        items, rejected = map_items(
-            entries, lambda entry: entry_to_mention(entry, language), id_of=_raw_id
-        )
+        try:
+            items, rejected = await parse_in_pool(
+                read_document,
+                response.body,
+                content_type,
+                response.url,
+                settings.language,
+                what=redact_url(response.url),
+            )
+        except TooExpensive as exc:
+            if isinstance(exc, FeedTooExpensive):
+                raise
+            raise FeedTooExpensive(str(exc)) from None
         seen = list(cursor.get("seen") or [])
         fresh = _unseen(items, set(seen))
         next_cursor["body_sha256"] = digest
@@ -143,13 +166,30 @@ def _raw_id(entry: Any) -> str | None:
     return str(value) if value else None
 
 
-# -- parsing ------------------------------------------------------------------------------
+# -- parsing (in the parse pool's worker process) -------------------------------------------
+
+
+def read_document(
+    body: bytes, content_type: str, url: str, language: str | None
+) -> tuple[list[MentionIn], list[RejectedItem]]:
+    """A feed document's entries as mentions, and the entries that could not become one.
+
+    Runs in a worker process of the parse pool, so everything it takes and returns pickles.
+    `language`, when set, overrides what the feed declares.
+    """
+    entries, feed_language = parse_feed(body, content_type, url)
+    language = language or feed_language
+    return map_items(entries, lambda entry: entry_to_mention(entry, language), id_of=_raw_id)
 
 
 def parse_feed(body: bytes, content_type: str, url: str) -> tuple[list[dict[str, Any]], str | None]:
     """Entries in one common shape plus the feed's language, from XML or JSON Feed bytes."""
     if _looks_like_json(body, content_type):
         return _parse_json_feed(body, url)
+    if _nests_deeper_than(body, MAX_DEPTH):
+        raise FeedTooExpensive(
+            f"{redact_url(url)}: elements nested more than {MAX_DEPTH:,} deep; not parsed"
+        )
     parsed = feedparser.parse(
         io.BytesIO(_defuse_doctype(body)),
         response_headers={
@@ -166,7 +206,64 @@ def parse_feed(body: bytes, content_type: str, url: str) -> tuple[list[dict[str,
         raise InvalidPayload(f"{redact_url(url)} is not a feed: {reason}")
     # A bozo feed that still yielded entries is served as is: feeds in the wild are sloppy.
     feed_language = language_tag(parsed.feed.get("language"))
-    return [_xml_entry(entry) for entry in parsed.entries], feed_language
+    return [_shaped(_xml_entry, entry) for entry in parsed.entries[:MAX_ENTRIES]], feed_language
+
+
+# The key of an entry that could not be read at all; `entry_to_mention` rejects it with the reason.
+_UNREADABLE = "_unreadable"
+_ENTRY_ERRORS = (ValueError, TypeError, KeyError, AttributeError, ArithmeticError, RecursionError)
+
+
+def _shaped(shape: Any, entry: Any) -> Any:
+    """`shape(entry)`, or an unreadable marker: one broken entry never fails its feed."""
+    if not isinstance(entry, Mapping):
+        return entry  # map_items rejects it with the reason
+    try:
+        shaped: dict[str, Any] = shape(entry)
+    except _ENTRY_ERRORS as exc:
+        return {_UNREADABLE: f"unreadable entry: {type(exc).__name__}: {exc}"[:500], "raw": None}
+    return shaped
+
+
+# Start, end and empty tags; CDATA sections and comments are skipped by hand (linear time).
+_MARKUP = re.compile(rb"<!\[CDATA\[|<!--|<(/?)([A-Za-z_][\w:.-]*)[^<>]*?(/?)>")
+# HTML elements that never have content, and those a sibling of the same name closes.
+_VOID = frozenset(b"area base br col embed hr img input link meta param source track wbr".split())
+_SELF_CLOSING = frozenset(b"p li dt dd tr td th option".split())
+
+
+def _nests_deeper_than(body: bytes, limit: int) -> bool:
+    """Whether elements nest more than `limit` deep, counted as a forgiving HTML parser would:
+    an end tag closes what was opened since its start tag; void and paragraph-like tags that
+    are never closed do not nest."""
+    stack: list[bytes] = []
+    open_count: dict[bytes, int] = {}
+    position = 0
+    while (match := _MARKUP.search(body, position)) is not None:
+        position = match.end()
+        token = match.group(0)
+        if token in (b"<![CDATA[", b"<!--"):
+            end = body.find(b"]]>" if token == b"<![CDATA[" else b"-->", position)
+            if end < 0:
+                return False
+            position = end + 3
+            continue
+        closing, name, empty = match.group(1), match.group(2).lower(), match.group(3)
+        if empty or name in _VOID:
+            continue
+        if (closing or name in _SELF_CLOSING) and open_count.get(name):
+            while stack:
+                top = stack.pop()
+                open_count[top] -= 1
+                if top == name:
+                    break
+        if closing:
+            continue
+        stack.append(name)
+        open_count[name] = open_count.get(name, 0) + 1
+        if len(stack) > limit:
+            return True
+    return False
 
 
 def _looks_like_json(body: bytes, content_type: str) -> bool:
@@ -233,25 +330,31 @@ def _main_body(content: list[Mapping[str, Any]], summary: Any) -> Mapping[str, A
 
 
 def _struct_time_iso(value: Any) -> str | None:
+    """The parsed date as ISO 8601; None when there is none or it is impossible (year 0)."""
     if not isinstance(value, time.struct_time):
         return None
-    return datetime(*value[:6], tzinfo=UTC).isoformat()
+    try:
+        return datetime(*value[:6], tzinfo=UTC).isoformat()
+    except (ValueError, OverflowError):
+        return None
 
 
-def _jsonable(value: Any, depth: int = 0) -> Any:
-    """Plain JSON data for the raw payload (feedparser returns struct_time and its own dicts)."""
+def _jsonable(value: Any, depth: int = 0, *, keep_parsed: bool = False) -> Any:
+    """Plain JSON data for the raw payload (feedparser returns struct_time and its own dicts),
+    at most 8 levels deep; feedparser's `*_parsed` twins of fields are left out unless
+    `keep_parsed` (JSON Feed items, whose keys are the publisher's own)."""
     if depth > 8:
         return None
     if isinstance(value, time.struct_time):
         return _struct_time_iso(value)
     if isinstance(value, Mapping):
         return {
-            str(k): _jsonable(v, depth + 1)
+            str(k): _jsonable(v, depth + 1, keep_parsed=keep_parsed)
             for k, v in value.items()
-            if not str(k).endswith("_parsed")
+            if keep_parsed or not str(k).endswith("_parsed")
         }
     if isinstance(value, list | tuple):
-        return [_jsonable(v, depth + 1) for v in value]
+        return [_jsonable(v, depth + 1, keep_parsed=keep_parsed) for v in value]
     if value is None or isinstance(value, str | int | float | bool):
         return value
     return str(value)
@@ -263,13 +366,15 @@ def _parse_json_feed(body: bytes, url: str) -> tuple[list[dict[str, Any]], str |
         document = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidPayload(f"{redact_url(url)} is not valid JSON: {exc}") from exc
+    except RecursionError:
+        raise InvalidPayload(f"{redact_url(url)} is JSON nested too deeply to read") from None
     version = document.get("version", "") if isinstance(document, dict) else ""
     if not isinstance(version, str) or "jsonfeed.org" not in version:
         raise InvalidPayload(f"{redact_url(url)} is JSON but not a JSON Feed")
     items = document.get("items")
     if not isinstance(items, list):
         raise InvalidPayload(f"{redact_url(url)} is a JSON Feed without an items list")
-    entries = [_json_entry(item) if isinstance(item, dict) else item for item in items]
+    entries = [_shaped(_json_entry, item) for item in items[:MAX_ENTRIES]]
     return entries, language_tag(document.get("language"))
 
 
@@ -292,7 +397,7 @@ def _json_entry(item: Mapping[str, Any]) -> dict[str, Any]:
         "author_url": author.get("url"),
         "language": item.get("language"),
         "comments": None,
-        "raw": dict(item),
+        "raw": _jsonable(item, keep_parsed=True),
     }
 
 
@@ -301,6 +406,8 @@ def _json_entry(item: Mapping[str, Any]) -> dict[str, Any]:
 
 def entry_to_mention(entry: Mapping[str, Any], feed_language: str | None) -> MentionIn:
     """One normalized entry as a mention; raises `ItemError` when it has nothing to say."""
+    if entry.get(_UNREADABLE):
+        raise ItemError(str(entry[_UNREADABLE]))
     title = str(entry.get("title") or "").strip()
     body_html = entry.get("body_html") if isinstance(entry.get("body_html"), str) else None
     body = (

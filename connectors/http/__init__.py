@@ -26,6 +26,7 @@ from connectors.http._errors import (
     RateLimited,
     ResponseTooLarge,
     UpstreamError,
+    never_sent,
     redact_url,
 )
 from connectors.http._policy import HttpPolicy, MiB, user_agent
@@ -61,6 +62,7 @@ __all__ = [
     "fetch",
     "guarded_client",
     "host_key",
+    "never_sent",
     "note_backoff",
     "parse_reset",
     "parse_retry_after",

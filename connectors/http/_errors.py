@@ -21,6 +21,9 @@ class FetchError(httpx.RequestError):
 
     #: Seconds the caller should wait before trying this host again, when known.
     retry_after: float | None = None
+    #: True when the request certainly never reached the server: it was refused before any
+    #: connection was opened, so even a non-idempotent request may be sent again.
+    never_sent: bool = False
 
     def __init__(self, message: str, *, request: httpx.Request | None = None) -> None:
         super().__init__(message, request=request)
@@ -28,6 +31,8 @@ class FetchError(httpx.RequestError):
 
 class BlockedAddress(FetchError):
     """The destination is not allowed: a private or special address, or a bad scheme."""
+
+    never_sent = True
 
     def __init__(
         self,
@@ -88,6 +93,8 @@ class UpstreamError(FetchError):
 class RateLimited(FetchError):
     """The host asked us to wait longer than one request may wait; try again later."""
 
+    never_sent = True
+
     def __init__(
         self, host: str, retry_after: float, *, request: httpx.Request | None = None
     ) -> None:
@@ -98,3 +105,34 @@ class RateLimited(FetchError):
 
 class InvalidPayload(FetchError):
     """The body arrived whole but is not what it claims to be (bad JSON, not a feed)."""
+
+
+# httpx errors raised before a single byte of the request left: no connection was ever opened
+# (the name did not resolve, the connection was refused or timed out, the TLS handshake
+# failed), the pool had no connection to give, or the URL was unusable.
+_BEFORE_SENDING: tuple[type[httpx.HTTPError], ...] = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    httpx.UnsupportedProtocol,
+)
+
+
+def never_sent(exc: BaseException) -> bool:
+    """True when `exc`, or an error it was raised from, says a request certainly never left.
+
+    For a request that failed this way the server cannot have seen it, so even a create may be
+    sent again. Everything else (a read timeout, a dropped connection, the deadline) leaves the
+    outcome unknown and answers False.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, FetchError):
+            if current.never_sent:
+                return True
+        elif isinstance(current, _BEFORE_SENDING):
+            return True
+        current = current.__cause__
+    return False

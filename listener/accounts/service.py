@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+import os
 import re
 import secrets
 import string
 import zlib
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,6 +33,9 @@ _USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{1,99}$")
 
 # argon2-cffi's defaults are argon2id with the RFC 9106 low-memory profile.
 _hasher = PasswordHasher()
+# Password checks take ~64 MiB and tens of ms each: a few threads run them, off the event loop
+# (argon2 releases the GIL), so a burst of logins neither stalls the API nor exhausts memory.
+_ARGON2 = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1), thread_name_prefix="argon2")
 
 
 class AccountError(ValueError):
@@ -48,6 +55,22 @@ def verify_password(password_hash: str, password: str) -> bool:
         return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+@cache
+def _decoy_hash() -> str:
+    # Checked against when the user does not exist, so that costs what a real check costs.
+    return _hasher.hash(secrets.token_urlsafe(16))
+
+
+def _check(password_hash: str | None, password: str) -> bool:
+    return verify_password(password_hash or _decoy_hash(), password)
+
+
+async def _check_off_loop(password_hash: str | None, password: str) -> bool:
+    """One argon2 check (against the decoy when there is no hash), in the argon2 threads."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_ARGON2, _check, password_hash, password)
 
 
 def _base62(number: int, width: int) -> str:
@@ -122,14 +145,16 @@ async def get_user(session: AsyncSession, *, username: str) -> User:
 async def authenticate_password(
     session: AsyncSession, *, username: str, password: str
 ) -> User | None:
-    """The active user with these credentials, or None."""
+    """The active user with these credentials, or None.
+
+    Every outcome (unknown user, inactive user, wrong or right password) costs one argon2
+    check, so the time taken tells nothing about which it was.
+    """
     user = (
         await session.execute(select(User).where(User.username == username))
     ).scalar_one_or_none()
-    if user is None:
-        _hasher.hash(password)  # spend the same time whether or not the user exists
-        return None
-    if not user.is_active or not verify_password(user.password_hash, password):
+    matches = await _check_off_loop(user.password_hash if user is not None else None, password)
+    if user is None or not user.is_active or not matches:
         return None
     user.last_login_at = utcnow()
     return user
@@ -156,8 +181,13 @@ async def create_token(
     key: bytes,
     scopes: Iterable[Scope] | None = None,
     expires_at: datetime | None = None,
+    max_expires_at: datetime | None = None,
 ) -> IssuedToken:
-    """Issue a token for `user`; scopes default to all the user's role allows."""
+    """Issue a token for `user`; scopes default to all the user's role allows.
+
+    With `max_expires_at` the token slides: each use moves `expires_at` on by the idle time
+    (`authenticate_token`), never past `max_expires_at`.
+    """
     permitted = allowed_scopes(user.role)
     wanted = frozenset(Scope(s) for s in scopes) if scopes is not None else permitted
     if not wanted:
@@ -173,6 +203,7 @@ async def create_token(
         token_hash=hash_token(token, key=key),
         scopes=sorted(wanted),
         expires_at=expires_at,
+        max_expires_at=max_expires_at,
     )
     session.add(record)
     await session.flush()
@@ -203,8 +234,13 @@ class Principal:
         return f"{self.user.username} (token {self.token.prefix}…)"
 
 
-async def authenticate_token(session: AsyncSession, *, token: str, key: bytes) -> Principal | None:
-    """The principal for a presented token, or None when it is unknown, revoked or expired."""
+async def authenticate_token(
+    session: AsyncSession, *, token: str, key: bytes, idle: timedelta | None = None
+) -> Principal | None:
+    """The principal for a presented token, or None when it is unknown, revoked or expired.
+
+    A sliding (login) token's expiry moves to `idle` from now, up to its maximum.
+    """
     if not token_is_well_formed(token):
         return None
     row = (
@@ -225,7 +261,35 @@ async def authenticate_token(session: AsyncSession, *, token: str, key: bytes) -
     # Scopes are re-checked against the role now: a demoted user's old token loses power.
     scopes = frozenset(Scope(s) for s in record.scopes) & allowed_scopes(user.role)
     if record.last_used_at is None or (now - record.last_used_at).total_seconds() > 60:
-        await session.execute(
-            update(ApiToken).where(ApiToken.id == record.id).values(last_used_at=now)
-        )
+        values: dict[str, datetime] = {"last_used_at": now}
+        if record.max_expires_at is not None and idle is not None:
+            values["expires_at"] = min(now + idle, record.max_expires_at)
+        await session.execute(update(ApiToken).where(ApiToken.id == record.id).values(**values))
     return Principal(user=user, token=record, scopes=scopes)
+
+
+async def list_own_tokens(session: AsyncSession, *, user_id: int) -> list[ApiToken]:
+    """The user's tokens that still work (not revoked, not expired), newest first."""
+    now = utcnow()
+    rows = await session.execute(
+        select(ApiToken)
+        .where(
+            ApiToken.user_id == user_id,
+            ApiToken.revoked_at.is_(None),
+            or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > now),
+        )
+        .order_by(ApiToken.id.desc())
+    )
+    return list(rows.scalars())
+
+
+async def revoke_own_token(
+    session: AsyncSession, *, user_id: int, token_id: int
+) -> ApiToken | None:
+    """Revoke one of the user's tokens; None when they have no token with that id."""
+    record = await session.get(ApiToken, token_id)
+    if record is None or record.user_id != user_id:
+        return None
+    if record.revoked_at is None:
+        record.revoked_at = utcnow()
+    return record

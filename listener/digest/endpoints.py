@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response, status
 from fastapi.responses import HTMLResponse, PlainTextResponse
@@ -77,6 +77,15 @@ async def _digest_out(session: AsyncSession, digest: Digest) -> DigestOut:
 
 
 _FORMAT_DOC = "json (default), md (text/markdown) or html (one page with its charts embedded)"
+_FORMATTED: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": _FORMAT_DOC,
+        "content": {
+            "text/markdown": {"schema": {"type": "string"}},
+            "text/html": {"schema": {"type": "string"}},
+        },
+    }
+}
 
 
 @router.get("/digests", responses=problem_responses(400, 401, 403))
@@ -97,7 +106,7 @@ async def list_digests(
 
 @router.get(
     "/digests/preview",
-    responses={**problem_responses(401, 403, 422), 200: {"description": _FORMAT_DOC}},
+    responses={**problem_responses(401, 403, 422), **_FORMATTED},
 )
 async def preview_digest(
     session: SessionDep,
@@ -150,7 +159,7 @@ async def build_and_store_digest(
 @router.get(
     "/digests/{digest_id}",
     response_model=DigestOut,
-    responses={**problem_responses(401, 403, 404), 200: {"description": _FORMAT_DOC}},
+    responses={**problem_responses(401, 403, 404), **_FORMATTED},
 )
 async def get_digest(
     digest_id: IdPath, session: SessionDep, _: Reader, format: Format = "json"

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from listener.digest.document import DigestDocument
+from listener.kit import MAX_DB_INT
+from listener.kit.datetimes import Instant, IsoWeek, LocalDay
 from listener.models import Alert, Delivery, Digest, IntegrationEvent, RecipientList
+from listener.rest.patch import PatchModel
 
 Lang = Literal["en", "nl"]
 _ADDRESS = r"^[^@\s<>,;]+@[^@\s<>,;]+$"
@@ -27,12 +30,15 @@ class DigestBuildIn(BaseModel):
         json_schema_extra={"examples": [{"week": "2026-W47", "language": "nl"}]},
     )
 
-    week: str | None = Field(default=None, pattern=r"^\d{4}-?W\d{1,2}$", examples=["2026-W47"])
-    first_day: date | None = None
-    last_day: date | None = None
+    week: IsoWeek | None = Field(default=None, pattern=r"^\d{4}-?W\d{1,2}$", examples=["2026-W47"])
+    first_day: LocalDay | None = None
+    last_day: LocalDay | None = None
     timezone: str | None = Field(default=None, description="Default: LUISTER_DIGEST_TIMEZONE")
     recipient_list_id: int | None = Field(
-        default=None, description="Use the list's filters and language (and key it to the list)"
+        default=None,
+        ge=1,
+        le=MAX_DB_INT,
+        description="Use the list's filters and language (and key it to the list)",
     )
     language: Lang = "en"
     topics: list[str] = _names("Only mentions about these topics")
@@ -62,7 +68,7 @@ class SendIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     recipient_list_id: int | None = Field(
-        default=None, description="Default: the list the digest was built for"
+        default=None, ge=1, le=MAX_DB_INT, description="Default: the list the digest was built for"
     )
     force: bool = Field(default=False, description="Send even a quiet digest or to a disabled list")
 
@@ -185,10 +191,8 @@ def _check_addresses(emails: list[str] | None) -> None:
             raise ValueError(f"{address!r} is not an email address")
 
 
-class RecipientListUpdate(BaseModel):
-    """Changes to a recipient list; fields left out stay as they are."""
-
-    model_config = ConfigDict(extra="forbid")
+class RecipientListUpdate(PatchModel):
+    """Changes to a recipient list; fields left out stay as they are (null is refused)."""
 
     name: str | None = Field(default=None, min_length=1, max_length=100, pattern=r"^[\w.:@ -]+$")
     emails: list[str] | None = Field(default=None, min_length=1, max_length=200)
@@ -275,7 +279,9 @@ class AlertCheckIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    at: datetime | None = None
+    at: Instant | None = Field(
+        default=None, description="A date or a time without zone is local time"
+    )
 
 
 class EventOut(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, String
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from listener.models.base import Base, JSONType, utcnow
@@ -67,4 +67,27 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None]
     expires_at: Mapped[datetime | None]
+    # Set on login tokens: each use moves `expires_at` on (by the idle time), up to this moment.
+    max_expires_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+
+
+class LoginThrottle(Base):
+    """Recent failed sign-ins of one account or one address, and until when the next waits.
+
+    `key` is a keyed hash of the username or the address (an IPv6 address by its /64), so the
+    table holds neither. Kept in the database, so every API process sees the same state.
+    """
+
+    __tablename__ = "login_throttles"
+    __table_args__ = (
+        UniqueConstraint("kind", "key"),
+        CheckConstraint("kind IN ('account', 'address')", name="kind"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    key: Mapped[str] = mapped_column(String(64))
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_attempt_at: Mapped[datetime] = mapped_column(index=True)
+    locked_until: Mapped[datetime | None]

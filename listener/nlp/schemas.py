@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from listener.models import Mention, NlpCorrection, NlpModel, Topic
+from listener.rest.patch import PatchModel
 
 SentimentLabel = Literal["positive", "neutral", "negative"]
 Intent = Literal["question", "complaint", "praise", "help_request", "spam"]
@@ -153,10 +154,13 @@ class TopicIn(BaseModel):
     keywords: Keywords = Field(default_factory=dict)
 
 
-class TopicUpdate(BaseModel):
-    """Changes to a topic: only the fields sent change (keywords are replaced as a whole)."""
+class TopicUpdate(PatchModel):
+    """Changes to a topic: only the fields sent change (keywords are replaced as a whole).
 
-    model_config = ConfigDict(extra="forbid")
+    Null clears the description; a name or keywords cannot be null.
+    """
+
+    clearable = frozenset({"description"})
 
     name: TopicName | None = None
     description: str | None = Field(default=None, max_length=2000)

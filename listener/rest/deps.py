@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Coroutine
+from datetime import timedelta
 from typing import Annotated, Any
 
 import httpx
@@ -63,8 +64,12 @@ async def get_principal(
             slug="unauthorized",
             headers=_CHALLENGE,
         )
+    settings: Settings = request.app.state.settings
     principal = await authenticate_token(
-        session, token=credentials.credentials, key=request.app.state.token_key
+        session,
+        token=credentials.credentials,
+        key=request.app.state.token_key,
+        idle=timedelta(hours=settings.login_token_idle_hours),
     )
     if principal is None:
         raise ApiProblem(
@@ -95,6 +100,8 @@ def require(scope: Scope) -> Callable[..., Coroutine[Any, Any, Principal]]:
     return _check
 
 
+Authenticated = Annotated[Principal, Depends(get_principal)]
+"""Any caller with a valid token, whatever its scopes (managing one's own tokens)."""
 Reader = Annotated[Principal, Depends(require(Scope.READ))]
 Triager = Annotated[Principal, Depends(require(Scope.TRIAGE))]
 Admin = Annotated[Principal, Depends(require(Scope.ADMIN))]

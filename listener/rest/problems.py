@@ -66,9 +66,22 @@ def problem_response(
     return _respond(ApiProblem(status, title, detail, slug=slug, headers=headers, **extra))
 
 
+#: Answers any operation may give: a body that is not JSON (400), input that does not validate
+#: (422). FastAPI would declare its own 422 as `application/json`; ours is a problem.
+ALWAYS_POSSIBLE = (400, 422)
+
+
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses=` entries documenting problem answers."""
-    return {s: {"model": Problem, "content": {PROBLEM_JSON: {}}} for s in statuses}
+    """OpenAPI `responses=` entries documenting problem answers (400 and 422 always).
+
+    Each is declared as `application/problem+json` with the Problem schema; `model` also puts the
+    schema in the components (FastAPI lists it under `application/json` too).
+    """
+    problem = {"schema": {"$ref": "#/components/schemas/Problem"}}
+    return {
+        s: {"model": Problem, "content": {PROBLEM_JSON: problem}}
+        for s in sorted({*statuses, *ALWAYS_POSSIBLE})
+    }
 
 
 def _respond(exc: LuisterError) -> JSONResponse:
@@ -106,6 +119,10 @@ def install_error_handlers(app: FastAPI) -> None:
             headers=dict(exc.headers) if exc.headers else None,
         )
 
+    # Body size cap, NUL/surrogate refusal and the local zone for dates (listener/rest/guards).
+    from listener.rest.guards import install_input_guards
+
+    install_input_guards(app)
     app.add_middleware(UnexpectedErrors)
 
 
@@ -116,6 +133,8 @@ _TITLES = {
     404: "Not found",
     405: "Method not allowed",
     409: "Conflict",
+    413: "Content too large",
+    429: "Too many requests",
 }
 
 _SAFE_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")

@@ -32,7 +32,7 @@ async def _out(session: SessionDep, source_id: int) -> SourceOut:
     return SourceOut.of(found)
 
 
-@router.get("/kinds")
+@router.get("/kinds", responses=problem_responses(401, 403))
 async def list_source_kinds(_: Reader) -> list[KindOut]:
     """List the kinds of source and each connector's settings."""
     kinds = []

@@ -67,6 +67,10 @@ async def import_lines(
             obj = json.loads(raw.strip())
             if not isinstance(obj, dict):
                 raise ValueError(f"expected a JSON object, got {type(obj).__name__}")
+        except RecursionError:
+            parse_failures.append((number, raw, "JSON nested too deeply"))
+            _error(LineError(number, "JSON nested too deeply"))
+            continue
         except (ValueError, UnicodeDecodeError) as exc:
             reason = f"not valid JSON: {exc}" if isinstance(exc, json.JSONDecodeError) else str(exc)
             parse_failures.append((number, raw, reason))

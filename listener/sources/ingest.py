@@ -1,4 +1,12 @@
-"""Idempotent bulk ingest: connectors and importers hand mentions in, the queue gets them once."""
+"""Idempotent bulk ingest: connectors and importers hand mentions in, the queue gets them once.
+
+This is the one boundary text crosses on its way to the database. `MentionIn` strips what no
+column can hold (NUL, unpaired surrogates) and rejects ids holding it, counts beyond the integer
+columns and strings longer than theirs; a rejected item goes to quarantine with the field named.
+Should the database still refuse an item, the batch is retried item by item, each in its own
+savepoint, and only the refused item is quarantined. The quarantine write itself stores a
+cleaned, bounded copy, so the poison that got an item refused cannot refuse its quarantine.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +19,10 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from connectors.items import MentionIn
+from connectors.items import MentionIn, storable_json, storable_text
 from listener.kit import describe_validation_error
 from listener.models import Author, Mention, QuarantinedItem, QueueItem, Source, utcnow
 from listener.nlp.store import BatchTags, store_ingested_tags, tag_pending
@@ -83,6 +92,26 @@ def _insert(session: AsyncSession, table: Any) -> Any:
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
+# Bounds of a quarantine row: the payload is evidence, not an archive.
+MAX_QUARANTINE_PAYLOAD = 1_000_000
+MAX_QUARANTINE_ERROR = 2_000
+_EXTERNAL_ID_LENGTH = 512  # quarantine.external_id, as mentions.external_id
+
+
+def _bounded(text: str, limit: int) -> str:
+    text = storable_text(text)
+    return text if len(text) <= limit else text[:limit] + f"… [{len(text) - limit:,} more]"
+
+
+def _payload_text(payload: Any) -> str:
+    if isinstance(payload, str):
+        return payload
+    try:
+        return json.dumps(storable_json(payload), default=str, ensure_ascii=False)
+    except (ValueError, TypeError, RecursionError):
+        return repr(payload)[:MAX_QUARANTINE_PAYLOAD]
+
+
 async def quarantine_item(
     session: AsyncSession,
     *,
@@ -92,11 +121,19 @@ async def quarantine_item(
     error: str,
     external_id: str | None = None,
 ) -> None:
-    """Keep an item that could not be ingested, with the reason, for staff to inspect."""
-    text = payload if isinstance(payload, str) else json.dumps(payload, default=str)
+    """Keep an item that could not be ingested, with the reason, for staff to inspect.
+
+    What is kept is cleaned and bounded (no NUL or lone surrogate, the id cut to its column),
+    so the poison that got an item refused never fails its quarantine too.
+    """
+    short_id = storable_text(external_id)[:_EXTERNAL_ID_LENGTH] if external_id else None
     session.add(
         QuarantinedItem(
-            source_id=source_id, stage=stage, payload=text, error=error, external_id=external_id
+            source_id=source_id,
+            stage=stage,
+            payload=_bounded(_payload_text(payload), MAX_QUARANTINE_PAYLOAD),
+            error=_bounded(error, MAX_QUARANTINE_ERROR),
+            external_id=short_id or None,
         )
     )
 
@@ -245,7 +282,89 @@ async def ingest_mentions(
             )
     if not valid:
         return report
+    # Quarantine rows so far must not ride in (and be rolled back with) the batch's savepoint.
+    await session.flush()
+    try:
+        async with session.begin_nested():
+            stored = await _store_batch(session, valid, source_id=source_id, tag=tag)
+    except _STORE_ERRORS as exc:
+        if _not_the_items_fault(exc):
+            raise
+        stored = await _store_one_by_one(session, valid, source_id=source_id, tag=tag)
+    report.add(stored)
+    return report
 
+
+# What storing a bad item can raise: database refusals, and driver errors while binding values.
+_STORE_ERRORS = (SQLAlchemyError, ValueError, OverflowError, UnicodeError)
+
+
+def _not_the_items_fault(exc: BaseException) -> bool:
+    """A lost connection or a lock timeout: retrying item by item would only fail again."""
+    if isinstance(exc, OperationalError | InterfaceError):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+def describe_store_error(exc: BaseException) -> str:
+    """The database's reason in one line, without the SQL statement."""
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        exc = exc.orig
+    # SQLAlchemy's asyncpg adapter wraps the driver's error: name the driver's.
+    named = exc.__cause__ if isinstance(exc.__cause__, Exception) else exc
+    lines = str(exc).strip().splitlines()
+    return f"{type(named).__name__}: {lines[0] if lines else 'refused'}"[:500]
+
+
+async def _store_one_by_one(
+    session: AsyncSession,
+    valid: list[tuple[int, MentionIn]],
+    *,
+    source_id: int | None,
+    tag: bool,
+) -> IngestReport:
+    """The batch failed: store each item in its own savepoint; quarantine the ones refused."""
+    report = IngestReport()
+    for index, item in valid:
+        try:
+            async with session.begin_nested():
+                one = await _store_batch(session, [(index, item)], source_id=source_id, tag=tag)
+        except _STORE_ERRORS as exc:
+            if _not_the_items_fault(exc):
+                raise
+            reason = f"the database refused it: {describe_store_error(exc)}"
+            report.rejected += 1
+            report.rejections.append(Rejection(index, reason))
+            await quarantine_item(
+                session,
+                source_id=source_id,
+                stage="store",
+                payload=_item_payload(item),
+                error=reason,
+                external_id=item.external_id,
+            )
+            await session.flush()
+            continue
+        report.add(one)
+    return report
+
+
+def _item_payload(item: MentionIn) -> Any:
+    try:
+        return item.model_dump(mode="json")
+    except Exception:  # an item built without validation may not serialise: keep its repr
+        return repr(item)
+
+
+async def _store_batch(
+    session: AsyncSession,
+    valid: list[tuple[int, MentionIn]],
+    *,
+    source_id: int | None,
+    tag: bool,
+) -> IngestReport:
+    """Store validated items: upsert mentions, authors and tags, then run the reactions."""
+    report = IngestReport()
     source_ids: dict[str, int] = {}
     # Later copies of the same post in one batch win; earlier ones count as unchanged.
     keyed: dict[tuple[int, str], MentionIn] = {}
@@ -268,7 +387,7 @@ async def ingest_mentions(
     pending: dict[tuple[int, str], tuple[MentionIn, str]] = {}
     for key, item in keyed.items():
         fingerprint = mention_fingerprint(item)
-        if key in known and known[key][1] == fingerprint:
+        if key in known and known[key][1] in (fingerprint, GONE_AT_SOURCE):
             report.unchanged += 1  # the fast path of a re-poll: nothing to write
         else:
             pending[key] = (item, fingerprint)
@@ -290,6 +409,15 @@ async def ingest_mentions(
 GLOBAL_ID_PLATFORMS = frozenset({"mastodon", "bluesky", "reddit", "hackernews"})
 
 
+#: Stands for the fingerprint of a mention deleted at its source: a re-poll that still serves a
+#: copy (a Reddit "[removed]" husk, a cached page) never writes its words back.
+GONE_AT_SOURCE = "gone-at-source"
+
+
+def _fingerprint(row: Any) -> str:
+    return GONE_AT_SOURCE if row.deleted_at_source is not None else str(row.fingerprint)
+
+
 async def _known_mentions(
     session: AsyncSession, keyed: dict[tuple[int, str], MentionIn]
 ) -> dict[tuple[int, str], tuple[int, str]]:
@@ -305,21 +433,21 @@ async def _known_mentions(
     known: dict[tuple[int, str], tuple[int, str]] = {}
     for sid, external_ids in by_source.items():
         rows = await session.execute(
-            select(Mention.id, Mention.external_id, Mention.fingerprint).where(
-                Mention.source_id == sid, Mention.external_id.in_(external_ids)
-            )
+            select(
+                Mention.id, Mention.external_id, Mention.fingerprint, Mention.deleted_at_source
+            ).where(Mention.source_id == sid, Mention.external_id.in_(external_ids))
         )
         for row in rows:
-            known[(sid, row.external_id)] = (row.id, row.fingerprint)
+            known[(sid, row.external_id)] = (row.id, _fingerprint(row))
     for platform, sources_by_id in by_platform.items():
         rows = await session.execute(
-            select(Mention.id, Mention.external_id, Mention.fingerprint)
+            select(Mention.id, Mention.external_id, Mention.fingerprint, Mention.deleted_at_source)
             .where(Mention.platform == platform, Mention.external_id.in_(list(sources_by_id)))
             .order_by(Mention.id)
         )
         for row in rows:
             for sid in sources_by_id[row.external_id]:
-                known.setdefault((sid, row.external_id), (row.id, row.fingerprint))
+                known.setdefault((sid, row.external_id), (row.id, _fingerprint(row)))
     return known
 
 

@@ -10,19 +10,29 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
 from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from connectors._parse_pool import parse_limits
+from connectors.base import RejectedItem
 from connectors.http import FetchError, describe_error
+from connectors.items import MentionIn, storable_text
 from connectors.registry import get_connector
 from listener.models import Source, utcnow
 from listener.settings import Settings
 from listener.sources.credentials import open_config
-from listener.sources.ingest import IngestReport, ingest_mentions, quarantine_item
+from listener.sources.ingest import (
+    IngestReport,
+    describe_store_error,
+    ingest_mentions,
+    quarantine_item,
+)
 
 log = logging.getLogger(__name__)
 
@@ -109,27 +119,47 @@ async def poll_source(
     try:
         connector = get_connector(source.kind)
         config = open_config(connector.config_model, source.config, key=settings.secret_bytes())
-        result = await connector.fetch(client=client, config=config, cursor=dict(source.cursor))
+        with parse_limits(
+            budget_seconds=settings.parse_budget_seconds, workers=settings.parse_workers
+        ):
+            result = await connector.fetch(client=client, config=config, cursor=dict(source.cursor))
     except Exception as exc:  # one source's failure must never stop the others
         return await _record_failure(sessions, source, exc, settings)
 
+    try:
+        report = await _store(sessions, source, result.items, result.rejected, result.cursor)
+    except Exception as exc:  # storing failed: a failed poll like any other, never a silent one
+        log.exception("poll of source %s fetched but could not store", source.id)
+        return await _record_failure(sessions, source, exc, settings, storing=True)
+    log.info("polled source %s: %s", source.id, report.counts())
+    return PollOutcome(source.id, ok=True, report=report)
+
+
+async def _store(
+    sessions: async_sessionmaker[AsyncSession],
+    source: Source,
+    items: list[MentionIn],
+    rejected: list[RejectedItem],
+    cursor: Mapping[str, object],
+) -> IngestReport:
+    """Store one poll's items, its rejected items and the new cursor in one transaction."""
     now = utcnow()
     async with sessions() as session, session.begin():
-        report = await ingest_mentions(session, result.items, source_id=source.id)
-        for rejected in result.rejected:
+        report = await ingest_mentions(session, items, source_id=source.id)
+        for item in rejected:
             await quarantine_item(
                 session,
                 source_id=source.id,
                 stage="normalize",
-                payload=rejected.raw,
-                error=rejected.reason,
-                external_id=rejected.external_id,
+                payload=item.raw,
+                error=item.reason,
+                external_id=item.external_id,
             )
         await session.execute(
             update(Source)
             .where(Source.id == source.id)
             .values(
-                cursor=result.cursor,
+                cursor=cursor,
                 last_polled_at=now,
                 last_success_at=now,
                 last_error=None,
@@ -140,8 +170,16 @@ async def poll_source(
             )
             .execution_options(synchronize_session=False)
         )
-    log.info("polled source %s: %s", source.id, report.counts())
-    return PollOutcome(source.id, ok=True, report=report)
+    return report
+
+
+def _failure_message(exc: BaseException, *, storing: bool) -> str:
+    """One readable line for `last_error`: what failed, never the SQL statement."""
+    message = describe_store_error(exc) if isinstance(exc, DBAPIError) else describe_error(exc)
+    if storing:
+        message = f"fetched, but storing the items failed: {message}"
+    # An error may quote what it choked on; `last_error` must store whatever it says.
+    return storable_text(message)[:1000]
 
 
 async def _record_failure(
@@ -149,8 +187,10 @@ async def _record_failure(
     source: Source,
     exc: BaseException,
     settings: Settings,
+    *,
+    storing: bool = False,
 ) -> PollOutcome:
-    message = describe_error(exc)
+    message = _failure_message(exc, storing=storing)
     failures = source.consecutive_failures + 1
     now = utcnow()
     delay = backoff_delay(failures, source.poll_interval_seconds)
@@ -168,12 +208,15 @@ async def _record_failure(
     }
     if failures >= settings.max_consecutive_failures:
         values["paused_reason"] = f"paused after {failures} failed polls in a row; last: {message}"
-    async with sessions() as session, session.begin():
-        await session.execute(
-            update(Source)
-            .where(Source.id == source.id)
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
+    try:
+        async with sessions() as session, session.begin():
+            await session.execute(
+                update(Source)
+                .where(Source.id == source.id)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+    except Exception:  # the database itself is failing: the lease expires, the sweep retries
+        log.exception("could not record the failed poll of source %s", source.id)
     log.warning("poll of source %s failed (%s in a row): %s", source.id, failures, message)
     return PollOutcome(source.id, ok=False, error=message)

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from connectors.registry import get_connector
+from listener.rest.patch import PatchModel
 from listener.sources.credentials import masked_config
 from listener.sources.service import SourceStatus
 
@@ -41,10 +42,12 @@ class SourceIn(BaseModel):
     poll_interval_seconds: int = Field(default=300, ge=30, le=86_400)
 
 
-class SourceUpdate(BaseModel):
-    """Changes to a source; an edit also lifts an automatic pause."""
+class SourceUpdate(PatchModel):
+    """Changes to a source; fields left out stay (null is refused).
 
-    model_config = ConfigDict(extra="forbid")
+    A new config or poll interval lifts an automatic pause (after failed polls), as staff fixed
+    something; a pause by staff stays until the source is resumed. A rename changes nothing else.
+    """
 
     name: str | None = Field(default=None, min_length=1, max_length=200, pattern=r"^[\w.:@-]+$")
     config: dict[str, Any] | None = Field(default=None, description=_CONFIG_DOC)

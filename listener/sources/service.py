@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from connectors.registry import UnknownKind, get_connector
 from listener.kit import describe_validation_error
 from listener.models import Mention, QuarantinedItem, Source, utcnow
-from listener.sources.credentials import open_config, seal_config, secret_fields
+from listener.sources.credentials import CredentialError, open_config, seal_config, secret_fields
 
 
 class SourceError(ValueError):
@@ -105,13 +105,16 @@ async def update_source(
     config: dict[str, Any] | None = None,
     poll_interval_seconds: int | None = None,
 ) -> Source:
-    """Change a source; an edit also lifts an automatic pause, as staff fixed something."""
+    """Change a source; a rename changes nothing else.
+
+    A new config or poll interval lifts an automatic pause (after failed polls), as staff fixed
+    something; a pause by staff (`enabled` false) stays until the source is resumed.
+    """
     source = await get_source(session, source_id=source_id)
     if name is not None:
         source.name = name
     if config is not None:
-        current = open_config(get_connector(source.kind).config_model, source.config, key=key)
-        merged = current.model_dump() | {
+        merged = _editable_config(source, key=key) | {
             k: v
             for k, v in config.items()
             if v != "********"  # masked values mean "keep"
@@ -121,13 +124,41 @@ async def update_source(
         source.cursor = {}
     if poll_interval_seconds is not None:
         source.poll_interval_seconds = poll_interval_seconds
-    resume(source)
+    if (config is not None or poll_interval_seconds is not None) and source.enabled:
+        resume(source)
     try:
         async with session.begin_nested():
             await session.flush()
     except IntegrityError as exc:
         raise SourceError(f"name: a source called {name!r} exists already") from exc
     return source
+
+
+def _editable_config(source: Source, *, key: bytes) -> dict[str, Any]:
+    """The stored config as values an edit merges into.
+
+    A stored config that no longer validates (a source created by an import stores `{}`, a
+    connector gained a required field, the secret key changed) can still be replaced: its plain
+    values and environment references are kept, credentials that cannot be read must be given
+    again, and validating the merged config names what is still missing.
+    """
+    try:
+        model = get_connector(source.kind).config_model
+    except UnknownKind as exc:
+        raise SourceError(f"kind: {exc}") from exc
+    try:
+        return open_config(model, source.config, key=key).model_dump()
+    except (ValidationError, CredentialError):
+        secrets = set(secret_fields(model))
+        kept: dict[str, Any] = {}
+        for name, value in source.config.items():
+            if name not in model.model_fields:
+                continue
+            if name not in secrets:
+                kept[name] = value
+            elif isinstance(value, dict) and isinstance(value.get("$env"), str):
+                kept[name] = {"env": value["$env"]}
+        return kept
 
 
 def pause(source: Source, reason: str) -> None:

@@ -21,6 +21,7 @@ from listener.models import (
     OutboxMessage,
     Question,
     QuestionAnswer,
+    Source,
     Topic,
     User,
     utcnow,
@@ -49,6 +50,9 @@ async def ask(
     mention = await session.get(Mention, mention_id) if mention_id is not None else None
     if mention_id is not None and mention is None:
         raise NotFound(f"mention {mention_id} does not exist")
+    if source_id is not None and await session.get(Source, source_id) is None:
+        # Before the question row: its foreign key would fail as a server error.
+        raise InvalidRequest(f"source_id: no source with id {source_id}")
     question = Question(
         source_id=source_id if mention is None else mention.source_id,
         mention_id=mention_id,

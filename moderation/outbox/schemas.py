@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 
+from listener.kit import MAX_DB_INT
+from listener.kit.datetimes import Instant
 from listener.models import (
     Appreciation,
     Author,
@@ -16,7 +18,14 @@ from listener.models import (
     ReplyTemplate,
     Response,
 )
+from listener.rest.patch import PatchModel
 from moderation.outbox.questions import QuestionView
+
+_Id = Annotated[int, Field(ge=1, le=MAX_DB_INT)]
+_Version = Annotated[int, Field(ge=1, le=MAX_DB_INT)]
+
+#: A BCP 47-ish language tag, bounded to its column (varchar 16).
+LANGUAGE_TAG = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
 
 
 class _In(BaseModel):
@@ -27,12 +36,14 @@ class ReplyIn(_In):
     """A reply to a mention: write `body`, or start from a template."""
 
     body: str | None = Field(default=None, min_length=1, max_length=40_000)
-    template_id: int | None = None
+    template_id: _Id | None = None
     values: dict[str, str] = Field(
         default_factory=dict, description="Template variables to fill, e.g. {'link': '…'}"
     )
-    source_id: int | None = Field(default=None, description="Answer through another source")
-    language: str | None = Field(default=None, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+    source_id: _Id | None = Field(default=None, description="Answer through another source")
+    language: str | None = Field(
+        default=None, max_length=16, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
+    )
     send: bool = Field(default=False, description="Schedule at once (the undo window applies)")
 
     model_config = ConfigDict(
@@ -41,10 +52,10 @@ class ReplyIn(_In):
     )
 
 
-class ReplyEdit(_In):
-    """New text for a draft; `version` is the reply's version you saw."""
+class ReplyEdit(PatchModel):
+    """New text for a draft; `version` is the reply's version you saw (null is refused)."""
 
-    version: int = Field(ge=1)
+    version: _Version
     body: str | None = Field(default=None, min_length=1, max_length=40_000)
     title: str | None = Field(default=None, min_length=1, max_length=300)
 
@@ -52,13 +63,13 @@ class ReplyEdit(_In):
 class ReplyVersion(_In):
     """The reply's version you saw."""
 
-    version: int = Field(ge=1)
+    version: _Version
 
 
 class OptionalVersion(_In):
     """Optionally, the reply's version you saw."""
 
-    version: int | None = Field(default=None, ge=1)
+    version: _Version | None = None
 
 
 class ReplyOut(BaseModel):
@@ -146,7 +157,9 @@ class ExternalAnswerIn(_In):
 
     url: AnyHttpUrl | None = None
     note: str | None = Field(default=None, max_length=5000)
-    answered_at: datetime | None = Field(default=None, description="Default: now")
+    answered_at: Instant | None = Field(
+        default=None, description="Default: now; a date or a time without zone is local time"
+    )
 
 
 class ResponseOut(BaseModel):
@@ -181,9 +194,11 @@ class QuestionIn(_In):
 
     body: str = Field(min_length=1, max_length=40_000)
     title: str | None = Field(default=None, min_length=1, max_length=300)
-    source_id: int | None = None
-    mention_id: int | None = None
-    language: str | None = Field(default=None, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+    source_id: _Id | None = None
+    mention_id: _Id | None = None
+    language: str | None = Field(
+        default=None, max_length=16, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
+    )
 
     model_config = ConfigDict(
         extra="forbid",
@@ -298,7 +313,7 @@ class QuestionViewOut(BaseModel):
 class MarkReadIn(_In):
     """Which answers were read (all when left out)."""
 
-    mention_ids: list[int] | None = None
+    mention_ids: list[_Id] | None = None
 
 
 class MarkedRead(BaseModel):
@@ -313,7 +328,9 @@ class TemplateIn(_In):
 
     name: str = Field(min_length=1, max_length=100)
     body: str = Field(min_length=1, max_length=40_000)
-    language: str | None = Field(default=None, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+    language: str | None = Field(
+        default=None, max_length=16, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
+    )
     intents: list[str] = Field(default_factory=list, max_length=20)
     topics: list[str] = Field(default_factory=list, max_length=20)
 
@@ -332,12 +349,16 @@ class TemplateIn(_In):
     )
 
 
-class TemplatePatch(_In):
-    """Fields to change."""
+class TemplatePatch(PatchModel):
+    """Fields to change; null clears only `language` (the template then fits every language)."""
+
+    clearable = frozenset({"language"})
 
     name: str | None = Field(default=None, min_length=1, max_length=100)
     body: str | None = Field(default=None, min_length=1, max_length=40_000)
-    language: str | None = Field(default=None, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+    language: str | None = Field(
+        default=None, max_length=16, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
+    )
     intents: list[str] | None = Field(default=None, max_length=20)
     topics: list[str] | None = Field(default=None, max_length=20)
 
@@ -370,7 +391,7 @@ class TemplateOut(BaseModel):
 class RenderIn(_In):
     """Fill a template for a mention, with extra values."""
 
-    mention_id: int | None = None
+    mention_id: _Id | None = None
     values: dict[str, str] = Field(default_factory=dict)
 
 

@@ -8,7 +8,9 @@
   keeps keys for an hour and answers a repeat with the status it made); elsewhere the thread
   is searched for our reply; a new post has no thread to search, so a person decides.
 - **Record**: sent or failed, only if the row is still at our attempt. A retryable failure
-  gets its next try on a schedule; the platform's own wait (429 Retry-After) wins.
+  gets its next try on a schedule; the platform's own wait (429 Retry-After) wins. A request
+  that certainly never left (no resolution, refused connection, failed TLS handshake) is an
+  ordinary retryable failure, never an unknown outcome (`attempt_failure`).
 """
 
 from __future__ import annotations
@@ -24,14 +26,16 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors.base import WriteAction
-from connectors.http import describe_error
+from connectors.http import BlockedAddress, describe_error, never_sent
 from connectors.registry import UnknownKind, get_connector
 from connectors.writes import (
     OutcomeUnknown,
     PostRef,
     RuleViolation,
+    WriteDeferred,
     WriteError,
     Writer,
+    WriteRejected,
     WriteRequest,
     WriteResult,
     find_own_reply,
@@ -279,12 +283,50 @@ async def deliver(
         if result is None:
             send = plan.writer.reply if request.target is not None else plan.writer.post
             result = await send(client=client, config=plan.config, request=request)
-    except WriteError as exc:
-        return await _record_failure(sessions, claim, exc, settings)
-    except Exception as exc:  # a bug or an unforeseen answer: the post may exist, so be unsure
-        log.exception("sending outbox row %s failed unexpectedly", outbox_id)
-        return await _record_failure(sessions, claim, OutcomeUnknown(describe_error(exc)), settings)
+    except Exception as exc:
+        if not isinstance(exc, WriteError) and not never_sent(exc):
+            log.exception("sending outbox row %s failed unexpectedly", outbox_id)
+        return await _record_failure(sessions, claim, attempt_failure(exc), settings)
     return await _record_sent(sessions, claim, result)
+
+
+def attempt_failure(exc: Exception) -> WriteError:
+    """What a failed attempt means: unsure only when the request may have reached the platform.
+
+    A request that certainly never left (its host did not resolve, the connection was refused,
+    the TLS handshake failed, the guard refused the address) cannot have created anything,
+    whichever step it was: a login, a lookup or the create itself. It is retried like any other
+    transient failure, except a refused address, which no retry will change. Anything else that
+    is not a `WriteError` is a bug or an unforeseen answer: the post may exist.
+    """
+    if never_sent(exc) and not isinstance(exc, RuleViolation | WriteRejected | WriteDeferred):
+        message = str(exc) if isinstance(exc, WriteError) else describe_error(exc)
+        if _in_chain(exc, BlockedAddress):
+            return WriteRejected(f"nothing was sent: {message}")
+        return WriteDeferred(f"nothing was sent: {message}", retry_after=_retry_after(exc))
+    if isinstance(exc, WriteError):
+        return exc
+    return OutcomeUnknown(describe_error(exc))
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    found: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and all(current is not seen for seen in found):
+        found.append(current)
+        current = current.__cause__
+    return found
+
+
+def _in_chain(exc: BaseException, kind: type[BaseException]) -> bool:
+    return any(isinstance(e, kind) for e in _chain(exc))
+
+
+def _retry_after(exc: BaseException) -> float | None:
+    waits = [
+        w for e in _chain(exc) if isinstance(w := getattr(e, "retry_after", None), int | float)
+    ]
+    return max(waits, default=None)
 
 
 async def _settle_unknown(

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from listener.content import clean_html
+from listener.kit import MAX_DB_INT
 from listener.models import (
     AuditEntry,
     Author,
@@ -297,7 +298,7 @@ class VersionedWrite(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     version: int | None = Field(
-        default=None, ge=1, description="The queue version you saw; or send If-Match"
+        default=None, ge=1, le=MAX_DB_INT, description="The queue version you saw; or send If-Match"
     )
     force: bool = Field(
         default=False, description="Admins only: act although someone else has claimed the item"
@@ -319,7 +320,7 @@ class StatusChange(VersionedWrite):
 class AssignmentChange(VersionedWrite):
     """Give the mention to a staff member, or null to unassign."""
 
-    assignee_id: int | None
+    assignee_id: int | None = Field(ge=1, le=MAX_DB_INT)
 
 
 class NoteIn(VersionedWrite):

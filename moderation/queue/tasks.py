@@ -14,7 +14,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,6 +23,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from listener.models import BulkJob, BulkJobItem, utcnow
+from listener.rest import idempotency
 from listener.settings import Settings
 from moderation.queue.bulk import run_chunk
 from moderation.queue.presence import purge_presence
@@ -42,6 +43,9 @@ ATTEMPTS = 3
 # Priorities of waiting items drift with time (recency, SLA); refresh the oldest few per sweep.
 STALE_AFTER = timedelta(minutes=10)
 REFRESH_PER_SWEEP = 2000
+# A queued job older than this that no runner holds is enqueued again by the sweep: its first
+# enqueue failed or was lost (the row, committed before the enqueue, is the truth).
+ORPHAN_GRACE = timedelta(seconds=30)
 
 
 async def _take_lease(sessions: async_sessionmaker[AsyncSession], job_id: int) -> bool:
@@ -156,6 +160,7 @@ class SweepReport:
     refreshed: int
     presence_purged: int
     orphaned_jobs: list[int]
+    idempotency_keys_purged: int = 0
 
 
 async def triage_sweep(
@@ -175,15 +180,22 @@ async def triage_sweep(
         )
     async with sessions() as session, session.begin():
         purged = await purge_presence(session, ttl_seconds=settings.presence_ttl_seconds, now=now)
-        orphans = await orphaned_jobs(session, now=now, grace=timedelta(seconds=30))
-    return SweepReport(len(woken), refreshed, purged, orphans)
+        # A queued job nobody took (its enqueue failed, or Redis lost it) is found here.
+        orphans = await orphaned_jobs(session, now=now, grace=ORPHAN_GRACE)
+    async with sessions() as session, session.begin():
+        keys = await idempotency.purge_expired(session, now=now)
+    return SweepReport(len(woken), refreshed, purged, orphans, keys)
 
 
 Enqueue = Callable[[int], Awaitable[None]]
 
 
 class ArqEnqueue:
-    """Hands bulk jobs to the arq workers (the pool is opened on first use)."""
+    """Hands bulk jobs to the arq workers (the pool is opened on first use).
+
+    A request waits for this, so a Redis that is down fails it at once rather than after arq's
+    five connection retries: the job's row is committed already and the sweep enqueues it.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -195,9 +207,10 @@ class ArqEnqueue:
             if self.settings.redis_url is None:
                 raise ValueError("LUISTER_REDIS_URL is not set; bulk jobs run in-process")
             dsn = self.settings.redis_url.get_secret_value()
+            redis = replace(RedisSettings.from_dsn(dsn), conn_retries=0, conn_timeout=2)
             # JSON, as the workers expect (never pickle: a payload in Redis must not run code).
             self._pool = await create_pool(
-                RedisSettings.from_dsn(dsn), job_serializer=_json_dumps, job_deserializer=json.loads
+                redis, job_serializer=_json_dumps, job_deserializer=json.loads
             )
         # arq job ids are global to the Redis server: name the queue so installations sharing
         # one Redis never mistake each other's job 7 for their own.
@@ -234,7 +247,10 @@ class TriageRunner:
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def submit(self, job_id: int) -> None:
-        """Start a committed bulk job: on a worker when Redis is configured, else here."""
+        """Start a committed bulk job: on a worker when Redis is configured, else here.
+
+        Raises when Redis cannot take the job; the row stays queued and the sweep enqueues it.
+        """
         if self.enqueue is not None:
             await self.enqueue(job_id)
             return

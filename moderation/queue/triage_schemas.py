@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from listener.kit import MAX_DB_INT
+from listener.kit.datetimes import Instant
 from listener.models import AuthorLink, AuthorNote, BulkJob, Response, SavedView, Status
+from listener.rest.patch import PatchModel
 from moderation.queue.authors import AuthorProfile
 from moderation.queue.claims import Claim
 from moderation.queue.listing import MentionFilter
@@ -24,7 +27,7 @@ class ClaimIn(BaseModel):
 
     minutes: int | None = Field(default=None, ge=1, le=240, description="Default from settings")
     force: bool = Field(default=False, description="Admins only: take it from its holder")
-    version: int | None = Field(default=None, ge=1, description="Checked when given")
+    version: int | None = Field(default=None, ge=1, le=MAX_DB_INT, description="Checked when given")
 
 
 class ClaimOut(BaseModel):
@@ -49,7 +52,9 @@ class ClaimOut(BaseModel):
 class SnoozeIn(VersionedWrite):
     """Put the mention aside until a time, until its author writes again, or both."""
 
-    until: datetime | None = Field(default=None, description="Aware timestamp in the future")
+    until: Instant | None = Field(
+        default=None, description="In the future; a date or a time without zone is local time"
+    )
     until_author_writes: bool = False
     reason: str | None = Field(default=None, max_length=2000)
 
@@ -125,19 +130,19 @@ class FilterIn(BaseModel):
     model_config = _STRICT
 
     status: list[Status] = Field(default_factory=list)
-    source_id: int | None = None
+    source_id: int | None = Field(default=None, ge=1, le=MAX_DB_INT)
     platform: str | None = Field(default=None, max_length=32)
     language: str | None = Field(default=None, max_length=16)
     sentiment: Literal["positive", "neutral", "negative"] | None = None
     intent: str | None = Field(default=None, max_length=32)
     topic: str | None = Field(default=None, max_length=100)
     tag: str | None = Field(default=None, max_length=50)
-    author_id: int | None = None
-    assignee_id: int | None = None
+    author_id: int | None = Field(default=None, ge=1, le=MAX_DB_INT)
+    assignee_id: int | None = Field(default=None, ge=1, le=MAX_DB_INT)
     unassigned: bool = False
     mine: bool = Field(default=False, description="Assigned to whoever uses the filter")
-    since: datetime | None = None
-    until: datetime | None = None
+    since: Instant | None = None
+    until: Instant | None = None
     text: str | None = Field(default=None, max_length=200, description="Text contains")
     search: str | None = Field(default=None, max_length=200, description="Full-text search")
     min_priority: int | None = Field(default=None, ge=0, le=100)
@@ -171,11 +176,15 @@ class BulkIn(BaseModel):
     )
 
     action: Literal["status", "spam", "assign", "tag", "untag"]
-    ids: list[int] | None = Field(default=None, min_length=1, max_length=10_000)
+    ids: list[Annotated[int, Field(ge=1, le=MAX_DB_INT)]] | None = Field(
+        default=None, min_length=1, max_length=10_000
+    )
     filter: FilterIn | None = None
-    view_id: int | None = None
+    view_id: int | None = Field(default=None, ge=1, le=MAX_DB_INT)
     status: Status | None = Field(default=None, description="For action status")
-    assignee_id: int | None = Field(default=None, description="For action assign (null unassigns)")
+    assignee_id: int | None = Field(
+        default=None, ge=1, le=MAX_DB_INT, description="For action assign (null unassigns)"
+    )
     tags: list[str] = Field(default_factory=list, max_length=20, description="For tag/untag")
     reason: str | None = Field(default=None, max_length=2000)
     force: bool = Field(default=False, description="Admins only: include items others claimed")
@@ -254,10 +263,8 @@ class ViewIn(BaseModel):
     shared: bool = Field(default=False, description="Admins only: visible to the whole team")
 
 
-class ViewPatch(BaseModel):
-    """Change a view; omitted fields stay."""
-
-    model_config = _STRICT
+class ViewPatch(PatchModel):
+    """Change a view; omitted fields stay (null is refused: every field of a view is required)."""
 
     name: str | None = Field(default=None, min_length=1, max_length=100)
     filters: FilterIn | None = None
@@ -301,7 +308,7 @@ class LinkIn(BaseModel):
 
     model_config = _STRICT
 
-    other_author_id: int
+    other_author_id: int = Field(ge=1, le=MAX_DB_INT)
     note: str | None = Field(default=None, max_length=2000)
 
 

@@ -7,7 +7,7 @@ evaluated when the view is opened, not when it was saved.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -28,7 +28,13 @@ def mention_filter(filters: dict[str, Any], *, user_id: int) -> MentionFilter:
     values = {k: v for k, v in filters.items() if k in MentionFilter.__dataclass_fields__}
     for key in _DATETIME_KEYS:
         if isinstance(values.get(key), str):
-            values[key] = datetime.fromisoformat(values[key])
+            try:
+                moment = datetime.fromisoformat(values[key])
+            except ValueError:
+                values.pop(key)  # a view saved before dates were checked: drop what cannot be read
+                continue
+            # Views saved before every input carried its zone hold naive times: read them as UTC.
+            values[key] = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     if filters.get("mine"):
         values["assignee_id"] = user_id
         values["unassigned"] = False

@@ -31,6 +31,7 @@ PUBLIC = {
     "fetch",
     "guarded_client",
     "host_key",
+    "never_sent",
     "note_backoff",
     "parse_reset",
     "parse_retry_after",

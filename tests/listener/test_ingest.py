@@ -7,7 +7,7 @@ import asyncio
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from listener.models import Author, Mention, QuarantinedItem, QueueItem, Source
+from listener.models import Author, Mention, QuarantinedItem, QueueItem, Source, utcnow
 from listener.sources.ingest import ingest_mentions
 from tests.factories import mention
 
@@ -172,3 +172,25 @@ async def test_one_status_from_two_instances_in_one_batch_is_stored_once(
     await session.commit()
     assert (report.new, report.unchanged) == (1, 1)
     assert await _count(session, Mention) == 1
+
+
+async def test_a_mention_deleted_at_its_source_is_not_written_back_by_a_later_poll(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    original = mention(1, text="Original words")
+    async with sessions() as session, session.begin():
+        (mention_id,) = (await ingest_mentions(session, [original])).new_mention_ids
+    async with sessions() as session, session.begin():
+        stored = await session.get(Mention, mention_id)
+        assert stored is not None
+        stored.deleted_at_source = utcnow()
+        stored.text = ""
+
+    husk = mention(1, text="[removed] but served again")
+    async with sessions() as session, session.begin():
+        report = await ingest_mentions(session, [husk])
+
+    assert (report.new, report.updated, report.unchanged) == (0, 0, 1)
+    async with sessions() as session:
+        again = await session.get(Mention, mention_id)
+    assert again is not None and again.text == ""

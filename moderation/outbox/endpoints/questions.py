@@ -7,6 +7,7 @@ from typing import Literal
 from fastapi import APIRouter, status
 
 from listener.rest.deps import HttpClientDep, Reader, SessionDep, SettingsDep, Triager
+from listener.rest.idempotency import IdempotencyDep, IdempotentRoute
 from listener.rest.params import IdPath
 from listener.rest.problems import problem_responses
 from moderation.outbox import questions
@@ -22,20 +23,27 @@ from moderation.outbox.schemas import (
 )
 from moderation.outbox.sending import schedule_checked
 
-router = APIRouter(prefix="/api/v1/questions", tags=["questions"])
+router = APIRouter(prefix="/api/v1/questions", tags=["questions"], route_class=IdempotentRoute)
 
 
 @router.post(
-    "", status_code=status.HTTP_201_CREATED, responses=problem_responses(400, 401, 403, 404, 409)
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(400, 401, 403, 404, 409, 422),
 )
 async def ask_question(
     body: QuestionIn,
     session: SessionDep,
     settings: SettingsDep,
     principal: Triager,
+    _: IdempotencyDep,
     client: HttpClientDep,
 ) -> QuestionCreated:
-    """Post a question to a source (or as a follow-up under a mention) and collect answers."""
+    """Post a question to a source (or as a follow-up under a mention) and collect answers.
+
+    Send an `Idempotency-Key` to retry safely: the same key gets the first answer again and
+    asks once.
+    """
     question, row = await questions.ask(
         session,
         body=body.body,

@@ -6,6 +6,7 @@ from fastapi import APIRouter, status
 
 from connectors.base import WriteAction
 from listener.rest.deps import HttpClientDep, Reader, SessionDep, SettingsDep, Triager
+from listener.rest.idempotency import IdempotencyDep, IdempotentRoute
 from listener.rest.params import IdPath
 from listener.rest.problems import problem_responses
 from moderation.outbox import appreciation, responses
@@ -25,13 +26,13 @@ from moderation.outbox.schemas import (
 from moderation.outbox.sending import schedule_checked
 from moderation.queue.errors import InvalidRequest
 
-router = APIRouter(prefix="/api/v1", tags=["replies"])
+router = APIRouter(prefix="/api/v1", tags=["replies"], route_class=IdempotentRoute)
 
 
 @router.post(
     "/mentions/{mention_id}/replies",
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(400, 401, 403, 404, 409),
+    responses=problem_responses(400, 401, 403, 404, 409, 422),
 )
 async def create_reply(
     mention_id: IdPath,
@@ -39,9 +40,15 @@ async def create_reply(
     session: SessionDep,
     settings: SettingsDep,
     principal: Triager,
+    _: IdempotencyDep,
     client: HttpClientDep,
 ) -> ReplyOut:
-    """Draft a reply to a mention (from a template if you like); `send` schedules it at once."""
+    """Draft a reply to a mention (from a template if you like); `send` schedules it at once.
+
+    Send an `Idempotency-Key` to retry safely: the same key gets the first answer again and
+    drafts (and sends) one reply. Nothing is enqueued here: the outbox sweep sends the row
+    once its undo window closes.
+    """
     text = body.body
     if body.template_id is not None:
         rendered = await templates.render(

@@ -11,6 +11,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from listener.kit import MAX_DB_INT
+from listener.kit.datetimes import Instant
 from listener.rest.deps import Reader, SessionDep, SettingsDep
 from listener.rest.params import OptionalIdQuery
 from listener.rest.problems import problem_responses
@@ -59,8 +60,8 @@ async def audit_log(
     entity: Annotated[str | None, Query(max_length=32, examples=["mention"])] = None,
     entity_id: Annotated[str | None, Query(max_length=64)] = None,
     action: Annotated[str | None, Query(max_length=64, examples=["status"])] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Instant | None = None,
+    until: Instant | None = None,
     limit: Annotated[int | None, Query(ge=1)] = None,
     cursor: str | None = None,
 ) -> AuditPage:
@@ -87,8 +88,8 @@ async def export_audit(
     entity: Annotated[str | None, Query(max_length=32)] = None,
     entity_id: Annotated[str | None, Query(max_length=64)] = None,
     action: Annotated[str | None, Query(max_length=64)] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Instant | None = None,
+    until: Instant | None = None,
 ) -> StreamingResponse:
     """Export the matching audit entries as CSV, oldest first."""
     filters = _filter(mention_id, user_id, entity, entity_id, action, since, until)

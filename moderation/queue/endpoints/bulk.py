@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
@@ -10,6 +11,7 @@ from sqlalchemy import select
 from listener.kit import MAX_DB_INT
 from listener.models import BulkJob, BulkJobItem, utcnow
 from listener.rest.deps import SessionDep, Triager
+from listener.rest.idempotency import IdempotencyDep, IdempotentRoute
 from listener.rest.params import IdPath
 from listener.rest.problems import problem_responses
 from moderation.queue import bulk, views
@@ -17,9 +19,16 @@ from moderation.queue.bulk import BulkParams
 from moderation.queue.tasks import TriageRunner
 from moderation.queue.triage_schemas import BulkIn, BulkItemOut, BulkJobOut
 
-router = APIRouter(prefix="/api/v1/bulk", tags=["bulk"])
+log = logging.getLogger(__name__)
 
-_ACCEPTED: dict[int | str, dict[str, Any]] = {202: {"description": "Accepted: poll the job"}}
+router = APIRouter(prefix="/api/v1/bulk", tags=["bulk"], route_class=IdempotentRoute)
+
+_ACCEPTED: dict[int | str, dict[str, Any]] = {
+    202: {
+        "description": "Accepted: poll the job at `Location` (it runs in the background)",
+        "model": BulkJobOut,
+    }
+}
 
 
 def _runner(request: Request) -> TriageRunner:
@@ -33,16 +42,33 @@ Runner = Annotated[TriageRunner, Depends(_runner)]
 async def _start(
     job: BulkJob, session: SessionDep, runner: TriageRunner, request: Request, response: Response
 ) -> BulkJobOut:
-    """Small jobs run before answering (200); larger ones in the background (202 + Location)."""
+    """Small jobs run before answering (200); larger ones in the background (202 + Location).
+
+    The job's row (and the request's idempotency key) is committed first: from then on the job
+    will run, so nothing after the commit may answer with an error that invites a retry. When
+    Redis cannot take the job, or the inline run is cut short, the answer is 202: the row stays
+    queued and the triage sweep enqueues it (the database is the truth, Redis only the
+    trigger); its lease and pending items keep a second runner from applying anything twice.
+    """
     await session.commit()
-    if job.total <= runner.settings.bulk_inline_limit:
-        await runner.run_now(job.id)
-    else:
-        await runner.submit(job.id)
-        response.status_code = status.HTTP_202_ACCEPTED
     response.headers["Location"] = str(request.url_for("get_bulk_job", job_id=job.id))
-    fresh = await bulk.get_job(session, job_id=job.id)
-    return BulkJobOut.of(fresh, undone_by_id=await bulk.undone_by(session, job_id=job.id))
+    accepted = BulkJobOut.of(job, undone_by_id=None)  # as committed, needing nothing more
+    try:
+        if job.total <= runner.settings.bulk_inline_limit:
+            await runner.run_now(job.id)
+        else:
+            await runner.submit(job.id)
+            response.status_code = status.HTTP_202_ACCEPTED
+        fresh = await bulk.get_job(session, job_id=job.id)
+        return BulkJobOut.of(fresh, undone_by_id=await bulk.undone_by(session, job_id=job.id))
+    except Exception:
+        log.warning(
+            "bulk job %s is committed but was not started now; the triage sweep will run it",
+            job.id,
+            exc_info=True,
+        )
+        response.status_code = status.HTTP_202_ACCEPTED
+        return accepted
 
 
 @router.post(
@@ -53,11 +79,15 @@ async def start_bulk(
     body: BulkIn,
     session: SessionDep,
     principal: Triager,
+    _: IdempotencyDep,
     runner: Runner,
     request: Request,
     response: Response,
 ) -> BulkJobOut:
-    """Apply one action to a list of ids, a filter or a saved view (up to 10,000 mentions)."""
+    """Apply one action to a list of ids, a filter or a saved view (up to 10,000 mentions).
+
+    Send an `Idempotency-Key` to retry safely: the same key gets the first answer again.
+    """
     filters = None
     selection: dict[str, object]
     if body.filter is not None:
@@ -119,12 +149,13 @@ async def bulk_job_items(
 
 @router.post(
     "/{job_id}/undo",
-    responses={**_ACCEPTED, **problem_responses(401, 403, 404, 409)},
+    responses={**_ACCEPTED, **problem_responses(401, 403, 404, 409, 422)},
 )
 async def undo_bulk_job(
     job_id: IdPath,
     session: SessionDep,
     principal: Triager,
+    _: IdempotencyDep,
     runner: Runner,
     request: Request,
     response: Response,

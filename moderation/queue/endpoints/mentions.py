@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, Response, status
 
 from listener.kit import MAX_DB_INT
+from listener.kit.datetimes import Instant
 from listener.models import Status
 from listener.rest.deps import Reader, SessionDep, SettingsDep, Triager
 from listener.rest.params import IdPath, OptionalIdQuery, expected_version
@@ -46,8 +46,8 @@ async def list_queue(
     assignee_id: OptionalIdQuery = None,
     unassigned: bool = False,
     mine: Annotated[bool, Query(description="Assigned to me")] = False,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Instant | None = None,
+    until: Instant | None = None,
     q: Annotated[str | None, Query(max_length=200, description="Text contains")] = None,
     min_priority: Annotated[int | None, Query(ge=0, le=100)] = None,
     breached: Annotated[bool, Query(description="Waiting past the SLA due time")] = False,
