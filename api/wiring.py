@@ -17,9 +17,11 @@ from listener.jobs import JobList, Periodic, Task
 from listener.nlp.store import LANGUAGES_KEY, LanguageSettings
 from listener.reactions import Reactions
 from listener.settings import Settings
-from listener.sources.tasks import poll_source_job, sweep_due_sources
+from listener.sources.tasks import poll_source_job, recheck_sources_job, sweep_due_sources
 from moderation.outbox import followup
 from moderation.outbox.tasks import follow_threads_job, send_outbox_job, sweep_outbox
+from moderation.privacy import reactions as privacy
+from moderation.privacy.tasks import retention_job
 from moderation.queue import reactions as triage
 from moderation.queue.tasks import bulk_job_task, triage_sweep_task
 
@@ -28,6 +30,8 @@ def build_reactions(settings: Settings) -> Reactions:
     """What happens to every batch of stored or changed mentions, in this order."""
     return Reactions(
         hooks=(
+            # Copies of erased posts (and posts of erased people) go before anything reads them.
+            (privacy.HOOK_NAME, privacy.suppression_reaction(settings)),
             # Answers to our questions are linked first, so the rescoring below ranks them.
             (followup.HOOK_NAME, followup.followup_reaction(settings)),
             (triage.HOOK_NAME, triage.triage_reaction(settings)),
@@ -65,9 +69,20 @@ JOBS = JobList(
         # Outbox rows are swept often: the undo window is short and replies should not lag.
         Periodic(sweep_outbox, second=_EVERY_5_SECONDS, run_at_startup=True, timeout_seconds=30),
         Periodic(follow_threads_job, second=frozenset({20})),
+        # Deletions at the source: every 5 minutes, recent and open mentions are asked about again.
+        Periodic(
+            recheck_sources_job,
+            minute=frozenset(range(3, 60, 5)),
+            second=frozenset({25}),
+            at_least_seconds=240,
+        ),
         # Digests: the weekly schedule and email retries each minute; spikes once an hour.
         Periodic(digest_cron, second=frozenset({40}), at_least_seconds=60),
         Periodic(alert_cron, minute=frozenset({1}), second=frozenset({10}), at_least_seconds=60),
+        # Retention (off unless configured): hourly, idempotent, cheap when nothing is due.
+        Periodic(
+            retention_job, minute=frozenset({17}), second=frozenset({50}), at_least_seconds=900
+        ),
         # Triage: snooze wake-ups, drifting priorities, stale viewers, orphaned bulk jobs.
         Periodic(
             triage_sweep_task,

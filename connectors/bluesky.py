@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
@@ -31,7 +31,9 @@ from connectors._normalize import (
     require_str,
     utcnow,
 )
-from connectors.base import FetchResult, NoCursor, RejectedItem, WriteAction
+from connectors._recheck import Tally, Verdict, batches
+from connectors.base import FetchResult, ItemRef, NoCursor, RecheckResult, RejectedItem, WriteAction
+from connectors.http import describe_error
 from connectors.items import AuthorIn, EngagementIn, MentionIn
 from connectors.writes import (
     PostRef,
@@ -54,6 +56,8 @@ _RECORD_OF = {WriteAction.LIKE: "app.bsky.feed.like", WriteAction.BOOST: "app.bs
 # app.bsky.feed.post: text maxGraphemes 300, maxLength 3000 (bytes of UTF-8).
 _MAX_GRAPHEMES = 300
 _MAX_BYTES = 3000
+# app.bsky.feed.getPosts: uris maxLength 25.
+_GET_POSTS_BATCH = 25
 # Watermarks are whole microseconds since the epoch: exact, unlike float timestamps.
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -248,6 +252,29 @@ class BlueskyConnector:
         """Our post as found in a thread."""
         url = str(item.url) if item.url else None
         return WriteResult(item.external_id, item.external_id, url, item.raw or {})
+
+    async def recheck(
+        self, *, client: httpx.AsyncClient, config: BaseModel, refs: Sequence[ItemRef]
+    ) -> RecheckResult:
+        """Which posts are gone: `app.bsky.feed.getPosts` (25 URIs a request) leaves out every
+        post whose record was deleted (or whose author left or was taken down)."""
+        cfg = coerce_config(config, BlueskyConfig)
+        uris = [ref.external_id for ref in refs if _is_post_uri(ref.external_id)]
+        tally = Tally()
+        for batch in batches(uris, _GET_POSTS_BATCH):
+            try:
+                body = await self._get(client, cfg, "app.bsky.feed.getPosts", {"uris": list(batch)})
+            except httpx.HTTPError as exc:
+                tally.stop(describe_error(exc))
+                break
+            posts = body.get("posts")
+            if not isinstance(posts, list):
+                tally.stop("Bluesky getPosts answered without a posts list")
+                break
+            present = {_uri_of(post) for post in posts}
+            for uri in batch:
+                tally.record(uri, Verdict.ALIVE if uri in present else Verdict.GONE)
+        return tally.result()
 
     async def _post_view(
         self, client: httpx.AsyncClient, cfg: BlueskyConfig, target: PostRef
@@ -465,3 +492,8 @@ def link_facets(text: str) -> list[dict[str, Any]]:
             }
         )
     return facets
+
+
+def _is_post_uri(uri: str) -> bool:
+    parts = uri.removeprefix("at://").split("/")
+    return uri.startswith("at://") and len(parts) == 3 and parts[1] == _POST_COLLECTION

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Self
 
 import httpx
@@ -26,7 +26,9 @@ from connectors._normalize import (
     read_json,
     utcnow,
 )
-from connectors.base import FetchResult, NoCursor, RejectedItem, WriteAction
+from connectors._recheck import MAX_REFS, Tally, Verdict
+from connectors.base import FetchResult, ItemRef, NoCursor, RecheckResult, RejectedItem, WriteAction
+from connectors.http import describe_error
 from connectors.items import AuthorIn, EngagementIn, MentionIn
 from connectors.writes import (
     PostRef,
@@ -259,6 +261,35 @@ class DiscourseConnector:
         url = str(item.url) if item.url else None
         return WriteResult(item.external_id, str(post_id), url, item.raw or {})
 
+    async def recheck(
+        self, *, client: httpx.AsyncClient, config: BaseModel, refs: Sequence[ItemRef]
+    ) -> RecheckResult:
+        """Which posts are gone: `/posts/{id}.json` answers 404 (or 410), or, for an API user
+        who may still see it, carries `deleted_at` or `user_deleted`."""
+        cfg = coerce_config(config, DiscourseConfig)
+        headers = {"Accept": "application/json"}
+        if cfg.api_key is not None and cfg.api_username is not None:
+            headers |= {"Api-Key": cfg.api_key.get_secret_value(), "Api-Username": cfg.api_username}
+        host = host_of(cfg.base_url)
+        tally = Tally()
+        for ref in refs[:MAX_REFS]:
+            post_id = _recheck_post_id(ref, host)
+            if post_id is None:
+                continue
+            try:
+                response = await client.get(f"{cfg.base_url}/posts/{post_id}.json", headers=headers)
+                if response.status_code in (404, 410):
+                    verdict = Verdict.GONE
+                else:
+                    post = as_mapping(read_json(response, "Discourse"))
+                    deleted = post.get("deleted_at") or post.get("user_deleted") is True
+                    verdict = Verdict.GONE if deleted else Verdict.ALIVE
+            except httpx.HTTPError as exc:
+                tally.stop(describe_error(exc))
+                break
+            tally.record(ref.external_id, verdict)
+        return tally.result()
+
     async def _create(
         self, client: httpx.AsyncClient, config: BaseModel, body: dict[str, Any]
     ) -> WriteResult:
@@ -416,3 +447,12 @@ def _post_id(target: PostRef) -> int:
     if not isinstance(post_id, int):
         raise RuleViolation("the post has no Discourse id", field="target")
     return post_id
+
+
+def _recheck_post_id(ref: ItemRef, host: str) -> int | None:
+    """The post id in `host:id` (this forum's posts only), or in the stored post."""
+    prefix, _, number = ref.external_id.rpartition(":")
+    if prefix == host and number.isdigit():
+        return int(number)
+    post_id = as_mapping(ref.raw).get("id")
+    return post_id if isinstance(post_id, int) and prefix == host else None

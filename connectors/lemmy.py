@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Literal, Self
 
 import httpx
@@ -28,7 +28,9 @@ from connectors._normalize import (
     read_json,
     utcnow,
 )
-from connectors.base import FetchResult, NoCursor, RejectedItem, WriteAction
+from connectors._recheck import MAX_REFS, Tally, Verdict
+from connectors.base import FetchResult, ItemRef, NoCursor, RecheckResult, RejectedItem, WriteAction
+from connectors.http import describe_error
 from connectors.items import AuthorIn, EngagementIn, MentionIn
 from connectors.writes import (
     PostRef,
@@ -47,6 +49,8 @@ Api = Literal["v4", "v3"]
 _COMMUNITY = re.compile(r"^[a-z0-9_]{1,100}(@[a-z0-9.\-]{1,253})?$")
 # Status codes that mean "this API version is not served here", not "the instance is down".
 _NOT_SERVED = frozenset({400, 404, 405, 501})
+# Error names Lemmy answers (400 on 0.19, 404 on 1.0) for a post or comment it does not have.
+_NOT_FOUND_ERRORS = frozenset({"couldnt_find_comment", "couldnt_find_post", "not_found"})
 
 
 _SHARED_LANGUAGES: dict[str, dict[int, str]] = {}
@@ -255,6 +259,35 @@ class LemmyConnector:
         return WriteResult(
             item.external_id, str(comment.get("id")), item.external_id, item.raw or {}
         )
+
+    async def recheck(
+        self, *, client: httpx.AsyncClient, config: BaseModel, refs: Sequence[ItemRef]
+    ) -> RecheckResult:
+        """Which posts and comments are gone: `GET /api/v{3,4}/comment?id=` (or `post?id=`)
+        answers not found, or the item (or a comment's post) is flagged `deleted` by its
+        author or `removed` by a moderator."""
+        cfg = coerce_config(config, LemmyConfig)
+        tally = Tally()
+        try:
+            api = await self._api(client, cfg)
+        except httpx.HTTPError as exc:
+            tally.stop(describe_error(exc))
+            return tally.result()
+        for ref in refs[:MAX_REFS]:
+            target = _recheck_target(ref)
+            if target is None:
+                continue
+            kind, item_id = target
+            try:
+                response = await client.get(
+                    f"{cfg.instance_url}/api/{api}/{kind}", params={"id": item_id}
+                )
+                verdict = _view_verdict(response, kind)
+            except httpx.HTTPError as exc:
+                tally.stop(describe_error(exc))
+                break
+            tally.record(ref.external_id, verdict)
+        return tally.result()
 
     def _result(self, config: BaseModel, view: Mapping[str, Any]) -> WriteResult:
         items, _ = self._map(coerce_config(config, LemmyConfig), [view])
@@ -521,3 +554,40 @@ def _ids_of(target: PostRef) -> tuple[Any, int | None]:
     post_id = as_mapping(raw.get("post")).get("id") or comment.get("post_id")
     comment_id = comment.get("id")
     return post_id, comment_id if isinstance(comment_id, int) else None
+
+
+def _recheck_target(ref: ItemRef) -> tuple[Literal["post", "comment"], int] | None:
+    """Which kind of item the stored view is, and its id on the source's instance."""
+    raw = as_mapping(ref.raw)
+    comment, post = as_mapping(raw.get("comment")), as_mapping(raw.get("post"))
+    subject: Mapping[str, Any] = comment or post
+    if subject.get("ap_id") != ref.external_id:
+        return None
+    item_id = _int_or_none(subject.get("id"))
+    if item_id is None:
+        return None
+    return ("comment" if comment else "post"), item_id
+
+
+def _flagged(item: Mapping[str, Any]) -> bool:
+    return item.get("deleted") is True or item.get("removed") is True
+
+
+def _view_verdict(response: httpx.Response, kind: Literal["post", "comment"]) -> Verdict:
+    """Gone when Lemmy cannot find it or flags it (or, for a comment, its post) deleted/removed."""
+    if response.status_code in (404, 410):
+        return Verdict.GONE
+    if response.status_code == 400:
+        try:
+            error = as_mapping(response.json()).get("error")
+        except ValueError:
+            error = None
+        if error in _NOT_FOUND_ERRORS:
+            return Verdict.GONE
+    view = as_mapping(as_mapping(read_json(response, "Lemmy")).get(f"{kind}_view"))
+    subject = as_mapping(view.get(kind))
+    if not subject:
+        raise PlatformError(f"Lemmy answered without a {kind}_view")
+    if _flagged(subject) or (kind == "comment" and _flagged(as_mapping(view.get("post")))):
+        return Verdict.GONE
+    return Verdict.ALIVE

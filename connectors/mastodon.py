@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any, ClassVar, Literal, Self
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
@@ -33,7 +33,9 @@ from connectors._normalize import (
     require_str,
     utcnow,
 )
-from connectors.base import FetchResult, NoCursor, RejectedItem, WriteAction
+from connectors._recheck import MAX_REFS, Tally, Verdict
+from connectors.base import FetchResult, ItemRef, NoCursor, RecheckResult, RejectedItem, WriteAction
+from connectors.http import describe_error
 from connectors.items import AuthorIn, EngagementIn, MentionIn
 from connectors.writes import (
     PostRef,
@@ -296,6 +298,42 @@ class MastodonConnector:
             raw=raw,
         )
 
+    async def recheck(
+        self, *, client: httpx.AsyncClient, config: BaseModel, refs: Sequence[ItemRef]
+    ) -> RecheckResult:
+        """Which statuses are gone: `GET /api/v1/statuses/:id` answers 404 or 410, the status is
+        no longer public, or (for a remote status the instance no longer has) its origin
+        answers 404/410 or a Tombstone."""
+        cfg = coerce_config(config, MastodonConfig)
+        headers = {}
+        if cfg.access_token is not None:
+            headers["Authorization"] = f"Bearer {cfg.access_token.get_secret_value()}"
+        instance = urlsplit(cfg.instance_url).netloc.lower()
+        tally = Tally()
+        for ref in refs[:MAX_REFS]:
+            local = _recheck_id(ref, instance)
+            if local is None:
+                continue  # no id this instance knows: nothing to ask
+            status_id, is_local = local
+            try:
+                response = await client.get(
+                    f"{cfg.instance_url}/api/v1/statuses/{quote(status_id, safe='')}",
+                    headers=headers,
+                )
+                if response.status_code in (404, 410):
+                    # A local status's id is the instance's own: its 404 is the answer. A
+                    # remote one's stored id may be another instance's: ask the origin.
+                    verdict = Verdict.GONE if is_local else await _origin_verdict(client, ref)
+                else:
+                    verdict = _status_verdict(response, ref.external_id)
+            except httpx.HTTPError as exc:
+                tally.stop(describe_error(exc))
+                break
+            tally.record(ref.external_id, verdict)
+            if tally.spent(response.headers, "Mastodon"):
+                break
+        return tally.result()
+
     @staticmethod
     def _url(cfg: MastodonConfig) -> str:
         if cfg.query is not None:
@@ -504,3 +542,59 @@ async def _status_action(
         raise classify_send_failure(exc, "Mastodon") from exc
     check_response(response, "Mastodon")
     return WriteResult(external_id=target.external_id, platform_id=local_id, url=target.url)
+
+
+# -- re-checking ------------------------------------------------------------------------------
+
+# Mastodon (and GoToSocial) status URIs: https://host/users/{name}/statuses/{id}.
+_STATUS_URI_PATH = re.compile(r"^/users/[^/]+/statuses/([^/?#]+)$")
+_TOMBSTONE = "Tombstone"
+
+
+def _recheck_id(ref: ItemRef, instance: str) -> tuple[str, bool] | None:
+    """The status id to ask the instance (`host[:port]`) about, and whether it is local there."""
+    parts = urlsplit(ref.external_id)
+    found = _STATUS_URI_PATH.match(parts.path)
+    if parts.netloc.lower() == instance and found:
+        return found.group(1), True
+    raw = as_mapping(ref.raw)
+    status = as_mapping(raw.get("reblog")) or raw
+    status_id = status.get("id")
+    if status.get("uri") == ref.external_id and isinstance(status_id, str) and status_id:
+        return status_id, False
+    return None
+
+
+def _status_verdict(response: httpx.Response, uri: str) -> Verdict | None:
+    """What an instance's answer (other than 404/410) about a status says."""
+    status = as_mapping(read_json(response, "Mastodon"))
+    if status.get("type") == _TOMBSTONE:
+        return Verdict.GONE
+    if status.get("uri") != uri:
+        return None  # the stored id belongs to another instance: no answer here
+    if status.get("visibility", "public") not in _PUBLIC_VISIBILITIES:
+        return Verdict.GONE  # made private: no longer a public post
+    return Verdict.ALIVE
+
+
+async def _origin_verdict(client: httpx.AsyncClient, ref: ItemRef) -> Verdict | None:
+    """Ask the status's own server (ActivityPub): 404, 410 or a Tombstone mean deleted."""
+    if http_url(ref.external_id) is None:
+        return None
+    try:
+        response = await client.get(
+            ref.external_id, headers={"Accept": "application/activity+json"}
+        )
+    except httpx.HTTPError:
+        return None  # one unreachable origin says nothing about the other statuses
+    if response.status_code in (404, 410):
+        return Verdict.GONE
+    if response.status_code != 200:
+        return None  # 401/403: the origin wants signed fetches; ask again another time
+    try:
+        body = as_mapping(response.json())
+    except ValueError:
+        return None
+    if body.get("type") == _TOMBSTONE:
+        return Verdict.GONE
+    return Verdict.ALIVE if body.get("id") == ref.external_id else None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, Literal, Self, TypedDict
 
@@ -30,8 +30,10 @@ from connectors._normalize import (
     require_str,
     utcnow,
 )
+from connectors._recheck import Tally, Verdict, batches
 from connectors._reddit_token import SHARED_TOKENS, TokenCache
-from connectors.base import FetchResult, NoCursor, RejectedItem, WriteAction
+from connectors.base import FetchResult, ItemRef, NoCursor, RecheckResult, RejectedItem, WriteAction
+from connectors.http import describe_error
 from connectors.items import AuthorIn, EngagementIn, MentionIn
 from connectors.writes import (
     PostRef,
@@ -51,6 +53,10 @@ _SUBREDDIT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_]{1,20}$")
 # Only posts (t3) and comments (t1) can be answered or voted on, named by their fullname.
 _REPLYABLE = re.compile(r"^t[13]_[0-9a-z]+$")
 _MAX_COMMENT = 10_000
+# /api/info takes up to 100 fullnames per request.
+_INFO_BATCH = 100
+# What Reddit leaves in place of a deleted or removed text, and in place of a deleted author.
+_GONE_TEXTS = frozenset({"[deleted]", "[removed]"})
 _MAX_TITLE = 300
 # "you are doing that too much. try again in 7 minutes."
 _TRY_AGAIN = re.compile(r"try again in (\d+) (second|minute)")
@@ -302,6 +308,45 @@ class RedditConnector:
         url = str(item.url) if item.url else None
         return WriteResult(item.external_id, item.external_id, url, item.raw or {})
 
+    async def recheck(
+        self, *, client: httpx.AsyncClient, config: BaseModel, refs: Sequence[ItemRef]
+    ) -> RecheckResult:
+        """Which posts and comments are gone, asked 100 fullnames at a time (`/api/info`).
+
+        Reddit keeps the husk: a deleted comment reads `[deleted]` (body and author), a removed
+        one `[removed]`, a deleted or removed post says so in `selftext` or
+        `removed_by_category`. A fullname missing from the answer is left unchecked.
+        """
+        cfg = coerce_config(config, RedditConfig)
+        names = [ref.external_id for ref in refs if _REPLYABLE.match(ref.external_id)]
+        tally = Tally()
+        for batch in batches(names, _INFO_BATCH):
+            try:
+                token = await self._tokens.get(client, cfg)
+                response = await client.get(
+                    f"{cfg.api_url}/api/info",
+                    params={"id": ",".join(batch), "raw_json": 1},
+                    headers={"User-Agent": cfg.agent(), "Authorization": f"bearer {token}"},
+                )
+                if response.status_code == 401:
+                    self._tokens.forget(cfg, token)  # fetched anew on the next cycle
+                listing = as_mapping(as_mapping(read_json(response, "Reddit")).get("data"))
+            except httpx.HTTPError as exc:
+                tally.stop(describe_error(exc))
+                break
+            children = listing.get("children")
+            if not isinstance(children, list):
+                tally.stop("Reddit answered /api/info with something other than a Listing")
+                break
+            found = {_fullname(child): child for child in children}
+            for name in batch:
+                child = found.get(name)
+                if child is not None:
+                    tally.record(name, _thing_verdict(as_mapping(as_mapping(child).get("data"))))
+            if tally.spent(response.headers, "Reddit"):
+                break
+        return tally.result()
+
     async def _send(
         self, client: httpx.AsyncClient, cfg: RedditConfig, path: str, form: dict[str, str]
     ) -> Mapping[str, Any]:
@@ -486,3 +531,14 @@ def _refusal(errors: list[Any]) -> RuleViolation | WriteDeferred | WriteRejected
     if code in ("TOO_LONG", "NO_TEXT", "BAD_SR_NAME", "NO_SELFS", "SUBMIT_VALIDATION_TITLE"):
         return RuleViolation(f"Reddit {code}: {message[:200]}")
     return WriteRejected(f"Reddit {code}: {message[:200]}")
+
+
+def _thing_verdict(data: Mapping[str, Any]) -> Verdict:
+    """Gone when the text or the author was replaced by Reddit's markers, or it was removed."""
+    if data.get("author") == "[deleted]" or data.get("removed_by_category"):
+        return Verdict.GONE
+    for key in ("body", "selftext"):
+        value = data.get(key)
+        if isinstance(value, str) and value.strip() in _GONE_TEXTS:
+            return Verdict.GONE
+    return Verdict.ALIVE

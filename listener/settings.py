@@ -68,6 +68,14 @@ class Settings(BaseSettings):
     max_consecutive_failures: int = Field(
         default=8, ge=1, description="A source pauses itself after this many failed polls"
     )
+    # Parsing fetched documents (connectors/_parse_pool.py): feeds are parsed in worker
+    # processes, off the event loop; a document over its CPU budget fails its poll cleanly.
+    parse_budget_seconds: float = Field(
+        default=10.0, gt=0, le=600, description="CPU seconds one feed document may take to parse"
+    )
+    parse_workers: int = Field(
+        default=1, ge=1, le=16, description="Worker processes parsing feeds (documents at once)"
+    )
     # Triage (moderation/): priority factors, SLA targets per band, claims, presence, bulk undo.
     priority_weights: dict[str, float] = Field(
         default_factory=lambda: {
@@ -205,6 +213,72 @@ class Settings(BaseSettings):
     )
     question_answer_priority: int = Field(
         default=70, ge=0, le=100, description="Priority an answer to our question gets at least"
+    )
+
+    # Retried requests (listener/rest/idempotency.py): a request carrying an `Idempotency-Key`
+    # its user sent before, within this window, gets the first answer again; the work is not
+    # done twice. Bulk actions, replies and questions take the header.
+    idempotency_retention_hours: int = Field(
+        default=24, ge=1, le=24 * 30, description="How long an Idempotency-Key is remembered"
+    )
+
+    # Deletions at the source (listener/sources/recheck.py): recent and open mentions are asked
+    # about again; the gone ones are hidden and their words dropped (unless under a legal hold).
+    recheck_enabled: bool = Field(
+        default=True, description="Ask platforms whether recent and open mentions still exist"
+    )
+    recheck_window_days: int = Field(
+        default=7, ge=1, le=90, description="Mentions this recent are re-checked (open ones always)"
+    )
+    recheck_interval_minutes: int = Field(
+        default=60, ge=1, le=7 * 24 * 60, description="A mention is asked about at most this often"
+    )
+    recheck_per_source: int = Field(
+        default=50, ge=1, le=500, description="Mentions asked about per source in one cycle"
+    )
+    recheck_per_cycle: int = Field(
+        default=300, ge=1, le=10_000, description="Mentions asked about in one cycle in all"
+    )
+
+    # Personal data (moderation/privacy, docs/OPERATIONS.md): retention per data class, applied
+    # hourly by `retention_job`; unset keeps the data. Counted rows stay, so digests stay right.
+    retention_raw_days: int | None = Field(
+        default=None, ge=1, description="Drop mentions' raw payload and HTML (and quarantine)"
+    )
+    retention_author_days: int | None = Field(
+        default=None, ge=1, description="Pseudonymise a person this long after their last mention"
+    )
+    retention_audit_years: int | None = Field(
+        default=None, ge=1, le=100, description="Cut audit entries older than this from the chain"
+    )
+
+    # Requests and sign-in (listener/rest/guards.py, listener/accounts/throttle.py): the body
+    # size cap; failed logins back off exponentially per account and per address (state in the
+    # database, so every API process sees it); login tokens expire when unused (each use extends
+    # them) and at the latest after their maximum life.
+    max_request_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="Largest request body; a larger one is a 413"
+    )
+    login_free_attempts: int = Field(
+        default=5, ge=1, le=1000, description="Failed logins per account before backoff starts"
+    )
+    login_free_attempts_per_address: int = Field(
+        default=20, ge=1, le=10_000, description="Failed logins per address before backoff starts"
+    )
+    login_backoff_seconds: float = Field(
+        default=1.0, gt=0, le=3600, description="First wait after the free attempts; doubles"
+    )
+    login_backoff_max_seconds: float = Field(
+        default=900.0, gt=0, le=24 * 3600, description="Longest wait between failed logins"
+    )
+    login_forget_hours: float = Field(
+        default=24.0, gt=0, le=24 * 30, description="Failed logins older than this are forgotten"
+    )
+    login_token_idle_hours: float = Field(
+        default=24.0, gt=0, le=24 * 365, description="A login token unused this long expires"
+    )
+    login_token_max_days: float = Field(
+        default=30.0, gt=0, le=3650, description="A login token expires this long after login"
     )
 
     @field_validator("http_allow_hosts", mode="before")

@@ -12,11 +12,15 @@ from typing import Annotated, BinaryIO
 
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.cli.admin import config_app, db_app, tokens_app, users_app
+from api.cli.audit import audit_app
+from api.cli.backup import backup, restore
 from api.cli.common import (
     EXIT_BAD_INPUT,
+    EXIT_FAILED,
     err,
     fail,
     load_settings,
@@ -26,6 +30,7 @@ from api.cli.common import (
 )
 from api.cli.digest import digest_app
 from api.cli.nlp import app as nlp_app
+from api.cli.people import people_app
 from api.cli.sources import sources_app
 from api.cli.triage import triage_app
 from listener import __version__, migrate
@@ -45,6 +50,10 @@ app.add_typer(sources_app, name="sources")
 app.add_typer(triage_app, name="triage")
 app.add_typer(nlp_app, name="nlp")
 app.add_typer(digest_app, name="digest")
+app.add_typer(people_app, name="people")
+app.add_typer(audit_app, name="audit")
+app.command("backup")(backup)
+app.command("restore")(restore)
 
 REPO_SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "mentions.jsonl"
 
@@ -144,16 +153,28 @@ def import_file(
 ) -> None:
     """Import mentions from JSONL (one MentionIn per line); exits 2 if any line was rejected."""
     settings = load_settings()
-    if file == "-":
-        report = _import(settings, sys.stdin.buffer, total=None, batch_size=batch_size, quiet=False)
-    else:
-        path = Path(file)
-        if not path.is_file():
-            fail(f"{file}: no such file")
-        with path.open("rb") as stream:
+    if file != "-" and not Path(file).is_file():
+        fail(f"{file}: no such file")
+    try:
+        if file == "-":
             report = _import(
-                settings, stream, total=path.stat().st_size, batch_size=batch_size, quiet=False
+                settings, sys.stdin.buffer, total=None, batch_size=batch_size, quiet=False
             )
+        else:
+            path = Path(file)
+            with path.open("rb") as stream:
+                report = _import(
+                    settings, stream, total=path.stat().st_size, batch_size=batch_size, quiet=False
+                )
+    except (SQLAlchemyError, OSError) as exc:
+        # Bad lines never get here (they are reported and quarantined): the database or the
+        # file failed. Batches committed before the failure stay; importing again is harmless.
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        fail(
+            f"import stopped: {type(exc).__name__}: {reason[0] if reason else 'failed'} "
+            "(batches imported before it are kept; importing again is safe)",
+            EXIT_FAILED,
+        )
     counts = report.totals.counts()
     err.print(
         f"imported: {counts['new']} new, {counts['updated']} updated, "

@@ -22,7 +22,8 @@ from listener.rest.problems import install_error_handlers
 from listener.settings import Settings, get_settings
 from listener.sources import endpoints as sources
 from moderation.outbox.endpoints import questions, replies, templates
-from moderation.queue.endpoints import audit, authors, bulk, mentions, search, triage, views
+from moderation.privacy import endpoints as privacy
+from moderation.queue.endpoints import audit, authors, bulk, holds, mentions, search, triage, views
 from moderation.queue.tasks import TriageRunner, arq_enqueue
 
 #: Every domain's endpoints, in the order the API documentation lists them.
@@ -43,6 +44,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     search.router,
     authors.router,
     audit.router,
+    holds.router,
+    privacy.router,
 )
 
 DESCRIPTION = """

@@ -1,6 +1,7 @@
 """All tables; importing this package registers every model on `Base.metadata`."""
 
 from listener.models.accounts import ROLE_SCOPES, ApiToken, Role, Scope, User
+from listener.models.audit_chain import AuditChain
 from listener.models.base import Base, utcnow
 from listener.models.digest import (
     Alert,
@@ -10,6 +11,8 @@ from listener.models.digest import (
     IntegrationEvent,
     RecipientList,
 )
+from listener.models.holds import EvidenceAccess, LegalHold, MentionEvidence
+from listener.models.idempotency import IdempotencyKey
 from listener.models.mentions import Author, Mention, MentionTopic, Topic
 from listener.models.nlp import CORRECTABLE_FIELDS, NlpCorrection, NlpModel
 from listener.models.outbox import (
@@ -22,6 +25,7 @@ from listener.models.outbox import (
     ReplyTemplate,
     Response,
 )
+from listener.models.privacy import PrivacySuppression
 from listener.models.quarantine import QuarantinedItem
 from listener.models.queue import AuditEntry, Note, QueueItem, Status
 from listener.models.sources import Source
@@ -45,6 +49,7 @@ __all__ = [
     "Alert",
     "ApiToken",
     "Appreciation",
+    "AuditChain",
     "AuditEntry",
     "Author",
     "AuthorLink",
@@ -55,8 +60,12 @@ __all__ = [
     "Delivery",
     "DeliveryStatus",
     "Digest",
+    "EvidenceAccess",
+    "IdempotencyKey",
     "IntegrationEvent",
+    "LegalHold",
     "Mention",
+    "MentionEvidence",
     "MentionTag",
     "MentionTopic",
     "NlpCorrection",
@@ -67,6 +76,7 @@ __all__ = [
     "OutboxMessage",
     "OutboxStatus",
     "Presence",
+    "PrivacySuppression",
     "QuarantinedItem",
     "Question",
     "QuestionAnswer",

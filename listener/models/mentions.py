@@ -80,6 +80,10 @@ class Mention(Base):
     sentiment_score: Mapped[float | None] = mapped_column(Float)
     intents: Mapped[list[str]] = mapped_column(JSONType, default=list)
     nlp_version: Mapped[str | None] = mapped_column(String(64))
+    # Deletions at the source (listener/sources/recheck.py): when Luister last asked the
+    # platform about the post, and when it said the post is gone (hidden, its words dropped).
+    source_checked_at: Mapped[datetime | None]
+    deleted_at_source: Mapped[datetime | None]
 
     author: Mapped[Author | None] = relationship(lazy="raise")
 

@@ -83,20 +83,29 @@ class Note(Base):
 
 
 class AuditEntry(Base):
-    """Who changed what, when, from which state to which."""
+    """Who changed what, when, from which state to which; one link of a hash chain.
+
+    The log outlives what it describes: `mention_id` and `actor_user_id` are plain numbers, not
+    foreign keys, so deleting a source or a user never rewrites history (which would break the
+    chain). `seq`, `prev_id`, `prev_hash` and `hash` are set when the writing transaction
+    commits (listener.models.audit_chain); `luister audit verify` walks them.
+    """
 
     __tablename__ = "audit_log"
     __table_args__ = (Index("ix_audit_log_entity", "entity", "entity_id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    mention_id: Mapped[int | None] = mapped_column(
-        ForeignKey("mentions.id", ondelete="CASCADE"), index=True
-    )
+    mention_id: Mapped[int | None] = mapped_column(BigId, index=True)
     entity: Mapped[str] = mapped_column(String(32))
     entity_id: Mapped[str] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(64))
-    actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    actor_user_id: Mapped[int | None] = mapped_column(Integer)
     actor: Mapped[str] = mapped_column(String(200))
     before: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # The hash chain: position, the entry before it, and SHA-256 over this entry and prev_hash.
+    seq: Mapped[int | None] = mapped_column(BigId, unique=True)
+    prev_id: Mapped[int | None] = mapped_column(BigId)
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str | None] = mapped_column(String(64))

@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from listener.models import Mention, MentionTopic
+from listener.models.privacy import ERASED_PREFIX
 from listener.nlp.corrections import latest_corrections, overlay_corrections
 from listener.nlp.store import (
     TaggingState,
@@ -50,7 +51,9 @@ class RetagReport:
 
 
 def _filters(since: datetime | None, language: str | None) -> list[ColumnElement[bool]]:
-    where: list[ColumnElement[bool]] = []
+    # Erased tombstones keep their tags so past digests keep their counts: never re-tag them
+    # from the empty text they have left.
+    where: list[ColumnElement[bool]] = [Mention.external_id.not_like(f"{ERASED_PREFIX}%")]
     if since is not None:
         where.append(Mention.created_at >= since)
     if language:

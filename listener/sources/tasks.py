@@ -10,6 +10,7 @@ from typing import Any
 
 from listener.jobs import JobContext
 from listener.sources.polling import due_sources, poll_source
+from listener.sources.recheck import recheck_sources
 
 
 async def poll_source_job(ctx: JobContext, source_id: int) -> dict[str, Any]:
@@ -44,3 +45,18 @@ async def sweep_due_sources(ctx: JobContext) -> int:
         )
         enqueued += job is not None
     return enqueued
+
+
+#: Seconds one re-check cycle may spend asking platforms (its job timeout leaves a margin).
+RECHECK_BUDGET_SECONDS = 200
+
+
+async def recheck_sources_job(ctx: JobContext) -> dict[str, int]:
+    """Ask platforms whether recent and open mentions still exist; hide the gone ones."""
+    report = await recheck_sources(
+        ctx["sessions"],
+        settings=ctx["settings"],
+        client=ctx["client"],
+        budget_seconds=RECHECK_BUDGET_SECONDS,
+    )
+    return report.counts()

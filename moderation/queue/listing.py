@@ -132,7 +132,8 @@ def _escape_like(text: str) -> str:
 
 def _conditions(f: MentionFilter, *, dialect: str, now: datetime) -> list[ColumnElement[bool]]:
     """The WHERE clauses for a filter."""
-    where: list[ColumnElement[bool]] = []
+    # Mentions deleted at their source are hidden everywhere the queue is read.
+    where: list[ColumnElement[bool]] = [Mention.deleted_at_source.is_(None)]
     if f.status:
         where.append(QueueItem.status.in_(f.status))
     if f.source_id is not None:
@@ -298,7 +299,12 @@ async def get_mention_detail(session: AsyncSession, *, mention_id: int) -> Menti
     thread = (
         await session.execute(
             select(Mention)
-            .where(Mention.source_id == mention.source_id, in_thread, Mention.id != mention.id)
+            .where(
+                Mention.source_id == mention.source_id,
+                in_thread,
+                Mention.id != mention.id,
+                Mention.deleted_at_source.is_(None),
+            )
             .order_by(Mention.created_at, Mention.id)
             .limit(100)
         )
