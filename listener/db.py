@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from listener.kit.stems import sqlite_stems
 from listener.reactions import SESSION_KEY, Reactions
 from listener.settings import Settings
 
@@ -26,6 +27,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
+    # The search index's triggers stem each mention's words with this (listener/kit/stems.py).
+    dbapi_connection.create_function("luister_stems", 3, sqlite_stems, deterministic=True)
 
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:

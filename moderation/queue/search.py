@@ -6,8 +6,10 @@ PostgreSQL: each mention's text is kept as a tsvector in its own language's conf
 configurations and OR-ed, so the comparison value is one constant the index can answer, and
 ranking reads the stored vectors instead of parsing every matching text again.
 
-SQLite: an external-content FTS5 table with the porter stemmer, kept in sync by triggers; the
-same query syntax is translated to FTS5's (every word quoted, so user input is never syntax).
+SQLite: an FTS5 table with the words as written and their Dutch and English Snowball stems
+(the stemmers PostgreSQL's configs use), kept in sync by triggers (migration b8e2d4f6a1c3). The
+same query syntax is translated to FTS5's: each word or phrase matches as written or as its stem
+in either language (every word quoted, so user input is never syntax).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.elements import ColumnElement as Expr
 from sqlalchemy.sql.functions import func
 
+from listener.kit.stems import STEMMED_LANGUAGES, stems
 from listener.models import Mention
 
 PG_VECTOR = "mentions.search_vector"
@@ -30,10 +33,21 @@ _TERM = re.compile(r'(-?)"([^"]*)"?|(\S+)')
 _WORDS = re.compile(r"\w+")
 
 
-def _quoted(text: str) -> str | None:
+def _quoted(text: str, *, prefix: bool = False) -> str | None:
+    """The term as FTS5 reads it: the words as written, or their stems in either language."""
     # FTS5 reads a double-quoted string as a phrase of plain tokens: user text cannot be syntax.
     words = _WORDS.findall(text)
-    return '"' + " ".join(words) + '"' if words else None
+    if not words:
+        return None
+    star = "*" if prefix else ""
+    forms = [" ".join(words).lower()]
+    for language in STEMMED_LANGUAGES:
+        stemmed = stems(text, language)
+        if stemmed and stemmed not in forms:
+            forms.append(stemmed)
+    if len(forms) == 1:
+        return f'"{forms[0]}"{star}'
+    return "(" + " OR ".join(f'"{form}"{star}' for form in forms) + ")"
 
 
 def fts5_query(text: str) -> str | None:
@@ -51,10 +65,9 @@ def fts5_query(text: str) -> str | None:
         if word is not None and word.startswith("-"):
             raw = word[1:]
         prefix = phrase is None and raw.endswith("*")
-        quoted = _quoted(raw)
-        if quoted is None:
+        term = _quoted(raw, prefix=prefix)
+        if term is None:
             continue
-        term = quoted + ("*" if prefix else "")
         (negatives if negative else alternatives)[-1].append(term)
     parts = []
     for positive, negative in zip(alternatives, negatives, strict=True):

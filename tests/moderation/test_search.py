@@ -17,9 +17,12 @@ from tests.factories import mention
 def test_web_search_syntax_becomes_fts5_that_user_text_cannot_break() -> None:
     assert fts5_query("app down") == '("app" AND "down")'
     assert fts5_query('"bike lane" -test') == '(("bike lane") NOT ("test"))'
-    assert fts5_query("storing OR outage") == '("storing") OR ("outage")'
+    # A word matches as written or as its Dutch or English Snowball stem.
+    assert fts5_query("storing OR outage") == (
+        '(("storing" OR "store" OR "stoor")) OR (("outage" OR "outag"))'
+    )
     assert fts5_query("pay*") == '("pay"*)'
-    assert fts5_query('NEAR(a b) AND "x') == '("NEAR a" AND "b" AND "AND" AND "x")'
+    assert fts5_query('NEAR(a b) AND "x') == '("near a" AND "b" AND "and" AND "x")'
     assert fts5_query("-only") is None
     assert fts5_query("!!!") is None
 
@@ -106,3 +109,19 @@ async def test_postgresql_answers_searches_from_the_gin_index(
         await conn.execute(text("SET enable_seqscan = off"))
         plan = "\n".join(r[0] for r in await conn.execute(text(f"EXPLAIN {sql}")))
     assert "ix_mentions_search" in plan
+
+
+async def test_a_dutch_plural_finds_its_singular_on_both_databases(
+    client: httpx.AsyncClient, reader: Staff, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    items = [
+        mention(11, text="Weer een storing in de app", language="nl"),
+        mention(12, text="Twee storingen vandaag", language="nl"),
+        mention(13, text="Storingsvrij weekend, eindelijk", language="nl"),
+        mention(14, text="Unrelated chatter about lunch", language="en"),
+    ]
+    async with sessions() as session, session.begin():
+        ids = (await ingest_mentions(session, items)).new_mention_ids
+
+    assert sorted(await _search(client, reader, "storingen")) == sorted(ids[:2])
+    assert sorted(await _search(client, reader, "storing")) == sorted(ids[:2])
