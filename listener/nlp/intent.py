@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 
@@ -12,10 +13,13 @@ from spacy.vocab import Vocab
 
 from listener.nlp.extensions import luister_data
 from listener.nlp.intent_rules import (
-    DIGIT,
-    SPAM_AMOUNT,
     SPAM_DOMAIN,
+    SPAM_LINK,
+    SPAM_LINK_FARM,
+    SPAM_MONEY_OR_PHONE,
     SPAM_SHORTENERS,
+    SPAM_TEXT_TO,
+    SPAM_WALLET,
     IntentRules,
     expand_pattern,
     intent_rules_for,
@@ -23,8 +27,10 @@ from listener.nlp.intent_rules import (
 from listener.nlp.labels import INTENTS as INTENTS  # re-exported here for older imports
 from listener.nlp.tokens import DEFAULT_BATCH_SIZE, pipe_in_batches, token_strings
 
+DIGIT = re.compile(r"\d")
 CLAUSE_END = frozenset({".", "!", "?", ",", ":", ";", "…", "...", "..", "?!", "!?"})
 SPAM_THRESHOLD = 2
+SPAM_CUE_PILE = 3
 MIN_COMPOUND_HEAD = 3
 MAX_CACHED_WORDS = 200_000
 
@@ -61,6 +67,36 @@ def make_target_test(rules: IntentRules) -> Callable[[str], bool]:
     return is_target_word
 
 
+def is_spam(keys: Counter[str], text: str) -> bool:
+    """Tell spam by positive evidence, never by prices or cue words alone.
+
+    Strong evidence (2 points each): promotion phrases ("dm for", "promo code", "link in bio",
+    "follow back", "you have won"), "text WIN to 80086", a wallet address, a link farm.
+    Link evidence (1 each): a link shortener, a spammy top-level domain, a second link.
+    Weak cue words ("free", "win", "prize") and "!!!" count only beside link evidence, or when
+    three pile up, or two stand beside a money amount or a phone number.
+    """
+    strong = 2 * keys["SPAM_STRONG"]
+    links = weak = 0
+    if "." in text:
+        lowered = text.lower()
+        strong += 2 * len(SPAM_TEXT_TO.findall(text)) if DIGIT.search(text) else 0
+        strong += 2 * len(SPAM_WALLET.findall(text))
+        link_count = len(SPAM_LINK.findall(text))
+        strong += 2 if link_count >= SPAM_LINK_FARM else 0
+        links += sum(lowered.count(shortener) for shortener in SPAM_SHORTENERS)
+        links += len(SPAM_DOMAIN.findall(text)) + (1 if link_count == SPAM_LINK_FARM - 1 else 0)
+    elif DIGIT.search(text):
+        strong += 2 * len(SPAM_TEXT_TO.findall(text))
+    weak = keys["SPAM_WEAK"] + text.count("!!!")
+    if strong >= SPAM_THRESHOLD or (links >= 1 and links + weak >= SPAM_THRESHOLD):
+        return True
+    # Promotion cue words piling up: three of them, or two beside an amount or a phone number.
+    if weak >= SPAM_CUE_PILE:
+        return True
+    return weak >= SPAM_THRESHOLD and bool(links or SPAM_MONEY_OR_PHONE.search(text))
+
+
 class IntentMatcher:
     """Find intents in a Doc of one language with spaCy's PhraseMatcher and cue words."""
 
@@ -88,7 +124,7 @@ class IntentMatcher:
             found.add("question")
         if "HELP" in keys or (lowers and lowers[0] in ("help", "hulp")):
             found.add("help_request")
-        if self._spam_points(keys, text) >= SPAM_THRESHOLD:
+        if is_spam(keys, text):
             found.add("spam")
         targeted = "@" in text or any(map(self.is_target_word, lowers))
         # Asking for help with a problem is not by itself a complaint about the organisation.
@@ -99,16 +135,6 @@ class IntentMatcher:
         if sentiment == "positive" and praised:
             found.add("praise")
         return sorted(self._resolve(found, lowers, targeted))
-
-    @staticmethod
-    def _spam_points(keys: Counter[str], text: str) -> int:
-        points = keys["SPAM_WEAK"] + 2 * keys["SPAM_STRONG"] + text.count("!!!")
-        if DIGIT.search(text):
-            points += len(SPAM_AMOUNT.findall(text))
-        if "." in text:
-            points += 2 * sum(text.count(shortener) for shortener in SPAM_SHORTENERS)
-            points += len(SPAM_DOMAIN.findall(text))
-        return points
 
     def _matched_keys(self, doc: Doc, lowers: list[str]) -> Counter[str]:
         names = self._key_names

@@ -66,10 +66,21 @@ class IntentRules:
     near_rules: tuple[NearRule, ...] = field(default=())
 
 
-# Cues that need no tokens: link shorteners, money amounts, "10k", spammy TLDs, "!!!".
-SPAM_SHORTENERS = ("bit.ly/", "tinyurl.com/")
-SPAM_AMOUNT = re.compile(r"(?<!\w)(?:[$€£]\s?\d|\d+k\b)")
+# Cues that need no tokens. Spam needs positive evidence: prices and money amounts are not
+# evidence (press articles and price changes mention them), links only when they pile up.
+SPAM_SHORTENERS = ("bit.ly/", "tinyurl.com/", "t.ly/", "goo.gl/", "cutt.ly/", "is.gd/", "ow.ly/")
 SPAM_DOMAIN = re.compile(r"\.(?:xyz|biz|shop|top|click)\b", re.IGNORECASE)
+SPAM_LINK = re.compile(r"https?://|www\.", re.IGNORECASE)
+# "Text WIN to 80086", "stuur JA naar 4411": premium-rate promotions.
+SPAM_TEXT_TO = re.compile(
+    r"\b(?:txt|text|sms|send|reply|stuur|sms'?)\b[^.!?\n]{0,30}?\b(?:to|naar)\s+\d{4,6}\b",
+    re.IGNORECASE,
+)
+# Crypto wallet addresses (Ethereum, Bitcoin) in a post asking for money or an airdrop.
+SPAM_WALLET = re.compile(r"\b0x[0-9a-fA-F]{40}\b|\b(?:bc1|[13])[a-km-zA-HJ-NP-Z1-9]{25,39}\b")
+# A money amount or a phone number is evidence only beside several promotion cue words.
+SPAM_MONEY_OR_PHONE = re.compile(r"(?<!\w)(?:[$€£]\s?\d|\d+k\b)|\b0\d{9,11}\b")
+SPAM_LINK_FARM = 3  # this many links in one post is a link farm
 DIGIT = re.compile(r"\d")
 
 EN_SUBJECTS = (
@@ -145,6 +156,14 @@ ENGLISH = IntentRules(
             _seq("make", "money"),
             _seq("work", "from", "home"),
             _seq("get", "verified"),
+            [_in("promo", "discount", "coupon"), {"LOWER": "code"}],
+            _seq("use", "code"),
+            [{"LOWER": "dm"}, _opt("me", "us"), {"LOWER": "for"}],
+            [_in("airdrop", "follow4follow", "like4like")],
+            [{"LOWER": "you"}, _in("have", "'ve"), {"LOWER": "won"}],
+            [_in("been"), {"LOWER": "selected"}],
+            _seq("claim", "now"),
+            _seq("free", "entry"),
         ],
         "SPAM_WEAK": [
             [
@@ -164,6 +183,13 @@ ENGLISH = IntentRules(
                     "followers",
                     "limited",
                     "🔞",
+                    "prizes",
+                    "awarded",
+                    "guaranteed",
+                    "claim",
+                    "voucher",
+                    "vouchers",
+                    "urgent",
                 )
             ],
             _seq("%", "off"),
@@ -269,6 +295,13 @@ DUTCH = IntentRules(
             _seq("geen", "ervaring", "nodig"),
             _seq("geld", "verdienen"),
             _seq("verdien"),
+            [_in("kortingscode", "promocode", "actiecode")],
+            _seq("gebruik", "code"),
+            [{"LOWER": "dm"}, _opt("me", "ons"), {"LOWER": "voor"}],
+            [_in("airdrop", "follow4follow", "like4like")],
+            [_in("je", "jij", "u"), _in("hebt", "heeft"), {"LOWER": "gewonnen"}],
+            [_in("bent"), {"LOWER": "geselecteerd"}],
+            _seq("claim", "nu"),
         ],
         "SPAM_WEAK": [
             [
@@ -289,6 +322,8 @@ DUTCH = IntentRules(
                     "🔞",
                     "verifiëren",
                     "tips",
+                    "cadeaubon",
+                    "waardebon",
                 )
             ]
         ],

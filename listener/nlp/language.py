@@ -17,6 +17,10 @@ DEFAULT_LANGUAGES = ("en", "nl", "de", "fr", "es")
 DEFAULT_THRESHOLD = 0.5
 UNDETERMINED = "und"
 MIN_LETTERS = 3
+# Below the threshold, a best guess is still given when it is this many times an even spread
+# over the configured languages and leads the runner-up by this much.
+PLAUSIBLE_OVER_EVEN = 1.5
+PLAUSIBLE_LEAD = 0.05
 # Mentions, links and hashtag signs say nothing about the language and mislead lingua.
 NOISE = re.compile(r"https?://\S+|www\.\S+|\S+\.\S+/\S*|[@#]\w+|[^\w\s'’-]", re.UNICODE)
 ENOUGH_LETTERS = re.compile(rf"(?:[^\W\d_][\W\d_]*){{{MIN_LETTERS}}}", re.UNICODE)
@@ -84,13 +88,25 @@ class LanguageGuesser:
         return results
 
     def _decide(self, values: list[ConfidenceValue]) -> tuple[str, float]:
+        """Best guess with its confidence; "und" only when no language is plausible.
+
+        Below the threshold (short texts: "dank je" is nl 0.47, de 0.37) the best language is
+        still given, with its low confidence, when it is plausible: clearly above an even
+        spread over the configured languages and ahead of the runner-up.
+        """
         if not values:
             return UNDETERMINED, 0.0
         best = values[0]
         confidence = round(best.value, 4)
-        if confidence < self.threshold:
+        if confidence < self.threshold and not self._plausible(values):
             return UNDETERMINED, confidence
         return best.language.iso_code_639_1.name.lower(), confidence
+
+    def _plausible(self, values: list[ConfidenceValue]) -> bool:
+        best = values[0].value
+        runner_up = values[1].value if len(values) > 1 else 0.0
+        even = 1.0 / max(len(self.languages), 1)
+        return best >= PLAUSIBLE_OVER_EVEN * even and best - runner_up >= PLAUSIBLE_LEAD
 
 
 class LanguageComponent:

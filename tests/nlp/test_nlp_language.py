@@ -53,9 +53,37 @@ def test_detection_is_restricted_to_configured_languages() -> None:
     assert language in ("en", "nl")
 
 
-def test_low_confidence_below_threshold_is_undetermined() -> None:
+def test_below_threshold_a_plausible_language_is_given_with_its_low_confidence() -> None:
     guesser = LanguageGuesser(threshold=0.99)
-    assert guesser.detect("Just landed in Amsterdam")[0] == "und"
+    language, confidence = guesser.detect("Just landed in Amsterdam")
+    assert language != "und"
+    assert 0.0 < confidence < 0.99
+
+
+def test_below_threshold_no_plausible_language_is_undetermined() -> None:
+    # lingua spreads "lol" almost evenly over the five languages: none is plausible.
+    assert LanguageGuesser(threshold=0.99).detect("lol")[0] == "und"
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("dank je", "nl"),
+        ("wat jammer", "nl"),
+        ("fiets kapot", "nl"),
+        ("heel goed", "nl"),
+        ("thanks guys", "en"),
+        ("great app", "en"),
+        ("not again", "en"),
+        ("so good", "en"),
+    ],
+)
+def test_two_word_texts_get_a_best_guess_with_confidence(
+    tagger: Tagger, text: str, language: str
+) -> None:
+    result = tagger.tag_text(text)
+    assert result.language == language
+    assert 0.0 < result.language_confidence <= 1.0
 
 
 def test_detector_is_built_once_per_language_set() -> None:
