@@ -17,6 +17,7 @@ from api.wiring import JOBS, session_factory
 from listener.db import engine_from_settings
 from listener.jobs import JobContext, JobList
 from listener.kit.http import make_client
+from listener.metrics import serve_worker_metrics
 from listener.nlp.store import warm_up_tagger
 from listener.settings import Settings, get_settings
 
@@ -36,6 +37,7 @@ async def startup(ctx: JobContext) -> None:
     ctx["engine"] = engine_from_settings(settings)
     ctx["sessions"] = session_factory(settings, ctx["engine"])
     ctx["client"] = make_client(settings)
+    serve_worker_metrics(settings)  # its own port, when LUISTER_METRICS_WORKER_PORT is set
     # Build the NLP pipelines now rather than inside the first poll's ingest.
     async with ctx["sessions"]() as session:
         await warm_up_tagger(session)

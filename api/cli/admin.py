@@ -113,7 +113,7 @@ def tokens_create(
     name: Annotated[str, typer.Option(help="What the token is for")] = "cli",
     scope: Annotated[
         list[Scope] | None,
-        typer.Option(help="read, triage or admin; repeat; default: all the role allows"),
+        typer.Option(help="read, triage, admin or metrics; repeat; default: all the role allows"),
     ] = None,
     expires_days: Annotated[int | None, typer.Option(min=1, help="Expire after N days")] = None,
 ) -> None:

@@ -104,18 +104,6 @@ class Alert(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class IntegrationEvent(Base):
-    """Something integrations may want to hear about, written with the change that caused it."""
-
-    __tablename__ = "integration_events"
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    type: Mapped[str] = mapped_column(String(64), index=True)
-    subject: Mapped[str] = mapped_column(String(100))
-    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
 class Delivery(Base):
     """One email of a digest or an alert to one address, with its attempts and last error."""
 

@@ -83,20 +83,24 @@ async def get_principal(
     return principal
 
 
-def require(scope: Scope) -> Callable[..., Coroutine[Any, Any, Principal]]:
-    """A dependency that admits callers whose token (within their role) holds `scope`."""
+def require(scope: Scope, *also: Scope) -> Callable[..., Coroutine[Any, Any, Principal]]:
+    """A dependency that admits callers whose token (within their role) holds `scope` (or one of
+    `also`). The OpenAPI document names the scope of every operation from `required_scopes`."""
+    accepted = (scope, *also)
 
     async def _check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
-        if scope not in principal.scopes:
+        if not principal.scopes.intersection(accepted):
+            wanted = " or ".join(f"'{s.value}'" for s in accepted)
             raise ApiProblem(
                 403,
                 "Forbidden",
-                f"this needs the '{scope.value}' scope; your token has "
+                f"this needs the {wanted} scope; your token has "
                 f"{', '.join(sorted(principal.scopes)) or 'none'} (role {principal.user.role})",
                 slug="forbidden",
             )
         return principal
 
+    _check.required_scopes = accepted  # type: ignore[attr-defined]
     return _check
 
 
@@ -105,3 +109,5 @@ Authenticated = Annotated[Principal, Depends(get_principal)]
 Reader = Annotated[Principal, Depends(require(Scope.READ))]
 Triager = Annotated[Principal, Depends(require(Scope.TRIAGE))]
 Admin = Annotated[Principal, Depends(require(Scope.ADMIN))]
+MetricsReader = Annotated[Principal, Depends(require(Scope.METRICS, Scope.ADMIN))]
+"""A Prometheus scraper's token (`metrics` scope), or an admin's."""
