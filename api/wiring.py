@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from listener import events
 from listener.alerts.tasks import alert_cron
 from listener.db import make_sessionmaker
 from listener.digest.tasks import digest_cron
@@ -18,10 +19,12 @@ from listener.nlp.store import LANGUAGES_KEY, LanguageSettings
 from listener.reactions import Reactions
 from listener.settings import Settings
 from listener.sources.tasks import poll_source_job, recheck_sources_job, sweep_due_sources
+from listener.webhooks.tasks import deliver_webhooks, purge_events_job
 from moderation.outbox import followup
 from moderation.outbox.tasks import follow_threads_job, send_outbox_job, sweep_outbox
 from moderation.privacy import reactions as privacy
 from moderation.privacy.tasks import retention_job
+from moderation.queue import own
 from moderation.queue import reactions as triage
 from moderation.queue.tasks import bulk_job_task, triage_sweep_task
 
@@ -32,9 +35,15 @@ def build_reactions(settings: Settings) -> Reactions:
         hooks=(
             # Copies of erased posts (and posts of erased people) go before anything reads them.
             (privacy.HOOK_NAME, privacy.suppression_reaction(settings)),
+            # The event log: mention.created first (it precedes any event the reactions below
+            # write about the same mention), its payload brought up to date last.
+            (events.CREATED_HOOK, events.mention_created_reaction),
             # Answers to our questions are linked first, so the rescoring below ranks them.
             (followup.HOOK_NAME, followup.followup_reaction(settings)),
+            # Our own posts leave the queue and answer what they reply to, before rescoring.
+            (own.HOOK_NAME, own.own_voice_reaction(settings)),
             (triage.HOOK_NAME, triage.triage_reaction(settings)),
+            (events.CREATED_PAYLOAD_HOOK, events.mention_created_payload_reaction),
         )
     )
 
@@ -82,6 +91,13 @@ JOBS = JobList(
         # Retention (off unless configured): hourly, idempotent, cheap when nothing is due.
         Periodic(
             retention_job, minute=frozenset({17}), second=frozenset({50}), at_least_seconds=900
+        ),
+        # Webhooks: every 5 s, each subscription in event order; the log's retention hourly.
+        Periodic(
+            deliver_webhooks, second=_EVERY_5_SECONDS, run_at_startup=True, timeout_seconds=180
+        ),
+        Periodic(
+            purge_events_job, minute=frozenset({23}), second=frozenset({45}), at_least_seconds=300
         ),
         # Triage: snooze wake-ups, drifting priorities, stale viewers, orphaned bulk jobs.
         Periodic(

@@ -140,6 +140,15 @@ class Settings(BaseSettings):
         default_factory=lambda: {"urgent": 30, "high": 120, "medium": 480, "low": 1440},
         description="First-response target per priority band",
     )
+    # One clock (moderation.queue.sla): SLAs run from the post's created_at; a post first heard
+    # this long after it was written is flagged "heard late" instead of getting a fresh SLA.
+    sla_heard_late_hours: float = Field(
+        default=6.0, gt=0, description="Heard this long after posting: no SLA, flagged late"
+    )
+    brand_terms: list[str] = Field(
+        default_factory=list,
+        description="Names impersonators imitate, besides our own accounts' labels and handles",
+    )
     claim_minutes: int = Field(default=10, ge=1, le=240, description="Claim lease length")
     presence_ttl_seconds: int = Field(default=45, ge=5, le=600, description="Viewer heartbeat TTL")
     bulk_undo_minutes: int = Field(default=30, ge=1, description="How long a bulk action undoes")
@@ -172,6 +181,9 @@ class Settings(BaseSettings):
     alert_z_threshold: float = Field(default=3.0, gt=0)
     alert_min_ratio: float = Field(default=2.0, ge=1, description="Hour count ÷ baseline mean")
     alert_cooldown_hours: int = Field(default=6, ge=1, le=24 * 7)
+    # Late data: the hourly check also looks at every hour that received mentions since its
+    # last run, as far back as this (imports, backfills and downtime arrive after the fact).
+    alert_catch_up_days: int = Field(default=60, ge=0, le=400)
 
     @field_validator("digest_timezone")
     @classmethod
@@ -279,6 +291,41 @@ class Settings(BaseSettings):
     )
     login_token_max_days: float = Field(
         default=30.0, gt=0, le=3650, description="A login token expires this long after login"
+    )
+
+    # Rate limits (listener/rest/rate_limits.py): per token, or per client address without one;
+    # a window starts with a caller's first request; counted in Redis when it is configured (so
+    # every API process shares the count), in the process otherwise. Health and docs are exempt.
+    rate_limit_enabled: bool = Field(default=True, description="Limit requests per caller")
+    rate_limit_requests: int = Field(
+        default=300, ge=1, le=10_000_000, description="Requests a caller may make per window"
+    )
+    rate_limit_window_seconds: int = Field(
+        default=60, ge=1, le=24 * 3600, description="Length of a rate-limit window"
+    )
+    # Metrics (listener/metrics.py): the API serves `/metrics` to tokens with the `metrics` or
+    # `admin` scope; an arq worker serves its own on a separate bind when this port is set.
+    metrics_worker_port: int | None = Field(
+        default=None, ge=1, le=65535, description="Port a `luister worker` serves /metrics on"
+    )
+    metrics_worker_host: str = Field(
+        default="127.0.0.1", description="Address the worker's metrics port binds to"
+    )
+
+    # The event log and webhooks (listener/events.py, listener/webhooks): events are kept this
+    # long; a subscription whose receiver keeps failing is retried with backoff (5 s, 30 s, 2 min,
+    # 10 min, 1 h, ...) and disabled when its oldest undelivered event has failed this long.
+    event_retention_days: int = Field(
+        default=30, ge=1, le=3650, description="Events older than this are dropped from the log"
+    )
+    webhook_give_up_hours: float = Field(
+        default=24.0, gt=0, le=24 * 30, description="Failing this long disables a webhook"
+    )
+    webhook_rotation_overlap_hours: float = Field(
+        default=24.0, ge=0, le=24 * 30, description="The old secret also signs this long"
+    )
+    webhook_timeout_seconds: float = Field(
+        default=15.0, gt=0, le=120, description="Time a receiver has to answer one delivery"
     )
 
     @field_validator("http_allow_hosts", mode="before")

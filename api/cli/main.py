@@ -15,6 +15,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.cli.accounts import accounts_app
 from api.cli.admin import config_app, db_app, tokens_app, users_app
 from api.cli.audit import audit_app
 from api.cli.backup import backup, restore
@@ -29,6 +30,7 @@ from api.cli.common import (
     wired_sessions,
 )
 from api.cli.digest import digest_app
+from api.cli.export import export
 from api.cli.nlp import app as nlp_app
 from api.cli.people import people_app
 from api.cli.sources import sources_app
@@ -52,10 +54,18 @@ app.add_typer(nlp_app, name="nlp")
 app.add_typer(digest_app, name="digest")
 app.add_typer(people_app, name="people")
 app.add_typer(audit_app, name="audit")
+app.add_typer(accounts_app, name="accounts")
 app.command("backup")(backup)
 app.command("restore")(restore)
+app.command("export")(export)
 
 REPO_SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "mentions.jsonl"
+# Fietsbaan's own voice in the samples: its accounts and its staff member on the forum.
+DEMO_OWN_ACCOUNTS: list[dict[str, str | None]] = [
+    {"platform": "mastodon", "handle": "@fietsbaan@mastodon.example", "label": "Fietsbaan"},
+    {"platform": "bluesky", "handle": "fietsbaan.bsky.example", "label": "Fietsbaan"},
+    {"platform": "discourse", "handle": "Ruben_Fietsbaan", "label": "Ruben | Fietsbaan"},
+]
 
 
 def _version(value: bool) -> None:
@@ -82,9 +92,17 @@ def _serve(settings: Settings) -> None:
     # uvicorn shuts down cleanly on SIGTERM, then raises the signal again to the handler that
     # was there before it: make that one a clean exit, so a stopped service exits 0.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        timeout_graceful_shutdown=10,  # then whatever still runs is cancelled
     )
+    server = uvicorn.Server(config)
+    app.state.server = server  # open event streams end once it is told to stop
+    server.run()
 
 
 @app.command()
@@ -197,8 +215,10 @@ def demo(
     no_serve: Annotated[bool, typer.Option("--no-serve", help="Set up, then exit")] = False,
 ) -> None:
     """Start afresh on a demo database: migrate, create an admin, load samples, serve."""
+    from api.cli.accounts import add_own_accounts
     from api.cli.common import in_session
     from listener.accounts.service import create_token, create_user
+    from listener.alerts.tasks import alert_tick
     from listener.models import Role
     from listener.nlp.taxonomy import DEFAULT_TAXONOMY
     from listener.nlp.topics_store import import_topics, taxonomy_items
@@ -221,18 +241,30 @@ def demo(
         issued = await create_token(session, user=user, name="demo", key=settings.secret_bytes())
         # The demo shows topics: start from the built-in example taxonomy.
         await import_topics(session, items=taxonomy_items(DEFAULT_TAXONOMY), actor="demo")
+        # Fietsbaan's own accounts: their posts are its responses, not mentions to triage.
+        await add_own_accounts(session, settings=settings, accounts=DEMO_OWN_ACCOUNTS)
         return issued.token
 
     token = run(in_session(_admin, settings=settings))
     with samples.open("rb") as stream:
         report = _import(settings, stream, total=None, batch_size=500, quiet=True)
     counts = report.totals.counts()
+
+    async def _catch_up() -> int:
+        # The samples arrived after the fact: the spike check catches up on their hours now,
+        # as the hourly job would, so the demo's outage alert is there from the start.
+        async with wired_sessions(settings) as sessions:
+            return len((await alert_tick(sessions, settings=settings))["alerts"])
+
+    alerts = run(_catch_up())
     url = f"http://{settings.host}:{settings.port}"
     print(
         "\n".join(
             [
                 "",
                 f"Luister demo: {counts['new']} sample mentions loaded into {path}",
+                f"  own accounts: {len(DEMO_OWN_ACCOUNTS)} (Fietsbaan's posts are its responses)",
+                f"  spike alerts: {alerts} raised on the samples' hours",
                 f"  admin login : admin / {password}",
                 f"  API token   : {token}",
                 "  (shown once; they are stored only as hashes)",

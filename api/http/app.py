@@ -18,18 +18,36 @@ from listener.digest import endpoints as digest
 from listener.kit.http import make_client
 from listener.nlp import endpoints as nlp
 from listener.rest import health
+from listener.rest import metrics as metrics_endpoint
+from listener.rest.docs import install_docs, install_openapi
+from listener.rest.metrics import RequestMetrics
 from listener.rest.problems import install_error_handlers
+from listener.rest.rate_limits import close_rate_limits, install_rate_limits
 from listener.settings import Settings, get_settings
 from listener.sources import endpoints as sources
+from listener.stream import endpoints as stream
+from listener.webhooks import endpoints as webhooks
 from moderation.outbox.endpoints import questions, replies, templates
 from moderation.privacy import endpoints as privacy
-from moderation.queue.endpoints import audit, authors, bulk, holds, mentions, search, triage, views
+from moderation.queue.endpoints import (
+    audit,
+    authors,
+    bulk,
+    holds,
+    mentions,
+    own_accounts,
+    search,
+    triage,
+    views,
+)
+from moderation.queue.endpoints import export as export_endpoint
 from moderation.queue.tasks import TriageRunner, arq_enqueue
 
 #: Every domain's endpoints, in the order the API documentation lists them.
 ROUTERS: tuple[APIRouter, ...] = (
     health.router,
     accounts.router,
+    export_endpoint.router,  # before mentions: /mentions/export is not a mention id
     mentions.router,
     sources.router,
     nlp.router,
@@ -45,14 +63,21 @@ ROUTERS: tuple[APIRouter, ...] = (
     authors.router,
     audit.router,
     holds.router,
+    own_accounts.router,
     privacy.router,
+    webhooks.router,
+    stream.router,
+    metrics_endpoint.router,
 )
 
 DESCRIPTION = """
 Luister listens to public conversation about your organisation and helps staff respond well.
 
 Every endpoint except `/healthz`, `/readyz` and these docs needs an API token:
-`Authorization: Bearer lst_…`. Errors are RFC 9457 `application/problem+json`.
+`Authorization: Bearer lst_…`; each operation names the scope it needs (`x-required-scope`).
+Errors are RFC 9457 `application/problem+json`. Requests are rate limited per token (per
+address without one): every answer carries `RateLimit-Limit`, `RateLimit-Remaining` and
+`RateLimit-Reset`; over the limit the answer is 429 with `Retry-After`.
 Writes carry the queue `version` you saw; a stale one gets 409 with the current state.
 """
 
@@ -82,6 +107,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
         client = getattr(app.state, "http_client", None)
         if client is not None:
             await client.aclose()
+        await close_rate_limits(app)
         if owns_engine:
             await engine.dispose()
 
@@ -90,16 +116,22 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served by install_docs, with its assets from the app itself
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = session_factory(settings, engine)
     app.state.token_key = settings.secret_bytes()
     install_error_handlers(app)
+    install_rate_limits(app)
+    app.add_middleware(RequestMetrics)  # outermost: times every answer, 429s included
     # Bulk jobs run here without Redis; with Redis they are enqueued for the workers.
     app.state.triage = TriageRunner(
         app.state.sessions, settings, enqueue=arq_enqueue(settings) if settings.redis_url else None
     )
     for router in ROUTERS:
         app.include_router(router)
+    install_docs(app)
+    install_openapi(app)
     return app

@@ -12,7 +12,18 @@ from listener.models import ApiToken
 class LoginIn(BaseModel):
     """Trade a username and password for a new API token."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "username": "anna",
+                    "password": "correct horse battery staple",
+                    "token_name": "laptop",
+                }
+            ]
+        },
+    )
 
     username: str = Field(max_length=200)
     password: str = Field(max_length=1024)

@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from listener.digest.query import dialect_of, epoch_hour
 from listener.models import Mention, MentionTopic, Source, Topic
+from listener.own_accounts import not_by_us
 from listener.settings import Settings
 
 MIN_SHARE_RISE = 0.15
@@ -80,7 +81,15 @@ class Spike:
     count: int
 
 
+# "all": every mention together, so a surge spread over platforms (an outage) is seen even when
+# no single topic or source reaches the minimum count.
+DIMENSIONS = ("topic", "source", "all")
+ALL_KEY = "all"
+
+
 def _key_column(dimension: str) -> Any:
+    if dimension == "all":
+        return literal(ALL_KEY)
     return Topic.name if dimension == "topic" else Source.name
 
 
@@ -95,14 +104,14 @@ async def group_stats(
         hour.label("h"),
         case((Mention.sentiment_label == "negative", 1), else_=0).label("neg"),
         case((Mention.sentiment_label.is_not(None), 1), else_=0).label("lab"),
-    ).where(Mention.created_at >= start, Mention.created_at < window_end)
+    ).where(Mention.created_at >= start, Mention.created_at < window_end, not_by_us())
     if dimension == "topic":
         inner = (
             inner.select_from(MentionTopic)
             .join(Mention, Mention.id == MentionTopic.mention_id)
             .join(Topic, Topic.id == MentionTopic.topic_id)
         )
-    else:
+    elif dimension == "source":
         inner = inner.join(Source, Source.id == Mention.source_id)
     sub = inner.subquery()
     rows = await session.execute(
@@ -157,7 +166,7 @@ async def detect_spikes(session: AsyncSession, *, window_end: datetime, rule: Ru
     """Volume and negative-share spikes per topic and source in the hour before `window_end`."""
     window_start = window_end - timedelta(hours=1)
     spikes: list[Spike] = []
-    for dimension in ("topic", "source"):
+    for dimension in DIMENSIONS:
         for key, stats in sorted(
             (
                 await group_stats(session, dimension=dimension, window_end=window_end, rule=rule)

@@ -14,6 +14,7 @@ from listener.digest.listening import card_columns, card_fields
 from listener.digest.query import engagement
 from listener.digest.terms import drop_covered_words, mention_terms, stop_words
 from listener.models import Author, Mention, MentionTopic, Source, Topic
+from listener.own_accounts import not_by_us
 
 # Terms are counted over at most this many of the hour's mentions, the most engaged first.
 TERM_SAMPLE = 500
@@ -24,6 +25,7 @@ def _conditions(spike: Spike) -> list[ColumnElement[bool]]:
     conds: list[ColumnElement[bool]] = [
         Mention.created_at >= spike.window_start,
         Mention.created_at < spike.window_end,
+        not_by_us(),
     ]
     if spike.dimension == "topic":
         topic_ids = select(Topic.id).where(Topic.name == spike.key)
@@ -32,7 +34,7 @@ def _conditions(spike: Spike) -> list[ColumnElement[bool]]:
             .where(MentionTopic.mention_id == Mention.id, MentionTopic.topic_id.in_(topic_ids))
             .exists()
         )
-    else:
+    elif spike.dimension == "source":
         conds.append(Mention.source_id.in_(select(Source.id).where(Source.name == spike.key)))
     if spike.metric == "negative_share":
         conds.append(Mention.sentiment_label == "negative")

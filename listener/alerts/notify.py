@@ -14,10 +14,11 @@ from listener.alerts.detect import Rule, Spike, detect_spikes
 from listener.alerts.drivers import spike_drivers
 from listener.digest import audit
 from listener.digest.delivery import queue_deliveries
-from listener.models import Alert, IntegrationEvent, RecipientList, utcnow
+from listener.events import ALERT_RAISED, record_event
+from listener.models import Alert, RecipientList, utcnow
 from listener.settings import Settings
 
-EVENT_TYPE = "alert.raised"
+EVENT_TYPE = ALERT_RAISED
 
 
 def alert_payload(alert: Alert) -> dict[str, Any]:
@@ -50,6 +51,8 @@ async def _in_cooldown(session: AsyncSession, spike: Spike, rule: Rule) -> bool:
 
 
 def _follows(rl: RecipientList, alert: Alert) -> bool:
+    if alert.dimension == "all":  # everything at once: lists that follow everything
+        return not rl.topics and not rl.sources
     if alert.dimension == "topic":
         return not rl.topics or alert.dimension_key in rl.topics
     return not rl.sources or alert.dimension_key in rl.sources
@@ -77,7 +80,7 @@ async def raise_alert(
     alert = await session.get(Alert, alert_id)
     assert alert is not None
     payload = alert_payload(alert)
-    session.add(IntegrationEvent(type=EVENT_TYPE, subject=f"alert:{alert.id}", payload=payload))
+    await record_event(session, EVENT_TYPE, f"alert:{alert.id}", payload)
     audit.record(
         session,
         entity="alert",

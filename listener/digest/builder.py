@@ -34,7 +34,8 @@ async def _alerts(session: AsyncSession, *, period: Period, filt: MentionFilter)
     rows = [
         a
         for a in (await session.execute(stmt.order_by(Alert.window_start, Alert.id))).scalars()
-        if not (a.dimension == "topic" and filt.topics and a.dimension_key not in filt.topics)
+        if not (a.dimension == "all" and (filt.topics or filt.sources))
+        and not (a.dimension == "topic" and filt.topics and a.dimension_key not in filt.topics)
         and not (a.dimension == "source" and filt.sources and a.dimension_key not in filt.sources)
     ]
     return AlertsSection(

@@ -269,6 +269,8 @@ class ResponseTimes(_Section):
     target_hours: int | float
     within_target: int
     missed_target: int
+    # Posts by our own accounts in the period: our voice, counted here and nowhere else.
+    our_posts: int | None = _optional_key()
 
 
 class Sla(_Section):

@@ -81,7 +81,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "status": "Status",
         "response": "Response times",
         "response_line": (
-            "{responded} mentions answered or resolved; median first response {median}, "
+            "{responded} mentions answered; median first response {median}, "
             "p90 {p90}; {met} within the {target} target, {missed} missed."
         ),
         "no_responses": "No responses were recorded for this period's mentions.",
@@ -101,6 +101,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "metric_negative_share": "negative share",
         "dimension_topic": "topic",
         "dimension_source": "source",
+        "dimension_all": "all mentions",
         "notes": "Notes",
         "chart_volume": "Mentions per day",
         "chart_average": "average per day, {windows} periods before",
@@ -215,7 +216,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "status": "Status",
         "response": "Reactietijden",
         "response_line": (
-            "{responded} vermeldingen beantwoord of afgehandeld; mediaan eerste reactie {median}, "
+            "{responded} vermeldingen beantwoord; mediaan eerste reactie {median}, "
             "p90 {p90}; {met} binnen de norm van {target}, {missed} erbuiten."
         ),
         "no_responses": "Voor de vermeldingen van deze periode zijn geen reacties vastgelegd.",
@@ -237,6 +238,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "metric_negative_share": "aandeel negatief",
         "dimension_topic": "onderwerp",
         "dimension_source": "bron",
+        "dimension_all": "alle vermeldingen",
         "notes": "Opmerkingen",
         "chart_volume": "Vermeldingen per dag",
         "chart_average": "gemiddelde per dag, {windows} perioden ervoor",

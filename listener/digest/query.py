@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from listener.models import Mention, MentionTopic, Source, Topic
+from listener.own_accounts import not_by_us
 
 # Statuses in which a mention still waits for the team.
 WAITING_STATUSES = ("new", "open", "escalated", "snoozed")
@@ -62,8 +63,12 @@ class MentionFilter:
         }
 
     def conditions(self) -> list[ColumnElement[bool]]:
-        """WHERE conditions on `Mention` for this filter."""
-        conds: list[ColumnElement[bool]] = []
+        """WHERE conditions on `Mention` for this filter.
+
+        Our own accounts' posts are never part of what is heard (volume, reach, loyal voices,
+        questions, spikes): the digest reports them as our responses instead.
+        """
+        conds: list[ColumnElement[bool]] = [not_by_us()]
         if self.sources:
             # A name matches a source by its name, or every source of a platform by the platform.
             by_name = select(Source.id).where(Source.name.in_(self.sources))

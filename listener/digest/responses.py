@@ -1,7 +1,10 @@
 """Digest sections about the team: open questions, response times, moderation throughput.
 
-Response time is the author's wait: from the mention's creation to the first audit entry that
-moved it to answered or resolved. Percentiles use the nearest-rank method with ORDER BY ...
+Response time is the author's wait: from the mention's creation to its first answer, as the
+queue stamps it (`first_response_at`: a reply sent through Luister, one written on the platform
+by our own account, or a moderator marking it answered). Resolving without an answer is not a
+response. The queue's SLA states read the same columns, so queue and digest agree.
+Percentiles use the nearest-rank method with ORDER BY ...
 OFFSET, which both backends run without loading the durations into Python.
 """
 
@@ -24,7 +27,6 @@ from listener.digest.document import (
 from listener.digest.listening import card_columns, card_fields
 from listener.digest.periods import Period
 from listener.digest.query import (
-    RESPONDED_STATUSES,
     WAITING_STATUSES,
     MentionFilter,
     dialect_of,
@@ -33,6 +35,7 @@ from listener.digest.query import (
     within,
 )
 from listener.models import AuditEntry, Author, Mention, QueueItem
+from listener.own_accounts import by_us
 
 OLDEST = 10
 
@@ -142,11 +145,6 @@ async def _open_questions(
     ]
 
 
-def _responded() -> ColumnElement[bool]:
-    status: ColumnElement[str] = AuditEntry.after["status"].as_string()
-    return (AuditEntry.action == "status") & status.in_(RESPONDED_STATUSES)
-
-
 async def response_times(
     session: AsyncSession, *, period: Period, filt: MentionFilter, target_hours: float
 ) -> ResponseTimes:
@@ -154,15 +152,13 @@ async def response_times(
     first = (
         select(
             Mention.created_at.label("created"),
-            func.min(AuditEntry.created_at).label("at"),
+            QueueItem.first_response_at.label("at"),
         )
-        .join(AuditEntry, AuditEntry.mention_id == Mention.id)
+        .join(QueueItem, QueueItem.mention_id == Mention.id)
         .where(
             *within(period.start, period.end, filt),
-            _responded(),
-            AuditEntry.created_at >= Mention.created_at,
+            QueueItem.first_response_at.is_not(None),
         )
-        .group_by(Mention.id, Mention.created_at)
         .subquery()
     )
     durations = select(
@@ -189,7 +185,18 @@ async def response_times(
         ).scalar_one()
         return round(float(value), 1)
 
+    ours = [c for c in filt.conditions()[1:]]  # the filter, without "not by us"
+    our_posts = (
+        await session.execute(
+            select(func.count())
+            .select_from(Mention)
+            .where(
+                Mention.created_at >= period.start, Mention.created_at < period.end, by_us(), *ours
+            )
+        )
+    ).scalar_one()
     return ResponseTimes(
+        our_posts=our_posts,
         responded=responded,
         median_seconds=await percentile(0.5),
         p90_seconds=await percentile(0.9),

@@ -65,7 +65,9 @@ class DigestPreviewQuery(DigestBuildIn):
 class SendIn(BaseModel):
     """Where to send a stored digest."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"recipient_list_id": 2}]}
+    )
 
     recipient_list_id: int | None = Field(
         default=None, ge=1, le=MAX_DB_INT, description="Default: the list the digest was built for"
@@ -194,6 +196,14 @@ def _check_addresses(emails: list[str] | None) -> None:
 class RecipientListUpdate(PatchModel):
     """Changes to a recipient list; fields left out stay as they are (null is refused)."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"name": "Support team", "emails": ["support@example.org"], "enabled": True}
+            ]
+        }
+    )
+
     name: str | None = Field(default=None, min_length=1, max_length=100, pattern=r"^[\w.:@ -]+$")
     emails: list[str] | None = Field(default=None, min_length=1, max_length=200)
     language: Lang | None = None
@@ -237,8 +247,8 @@ class AlertOut(BaseModel):
 
     id: int
     metric: Literal["volume", "negative_share"]
-    dimension: Literal["topic", "source"]
-    key: str = Field(description="The topic's or source's name")
+    dimension: Literal["topic", "source", "all"]
+    key: str = Field(description="The topic's or source's name ('all' for every mention)")
     window_start: datetime
     window_end: datetime
     observed: float = Field(description="Mentions in the hour, or the negative share")
@@ -277,7 +287,9 @@ class AlertPage(BaseModel):
 class AlertCheckIn(BaseModel):
     """Which hour to check: the one ending at `at` (default: the last full hour)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"at": "2026-11-20T09:00:00+01:00"}]}
+    )
 
     at: Instant | None = Field(
         default=None, description="A date or a time without zone is local time"

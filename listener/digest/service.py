@@ -21,6 +21,7 @@ from listener.digest.errors import Conflict, Invalid, NotFound
 from listener.digest.messages import LANGUAGES, Language
 from listener.digest.periods import Period
 from listener.digest.query import MentionFilter
+from listener.events import DIGEST_BUILT, record_event
 from listener.models import Alert, Delivery, Digest, IntegrationEvent, RecipientList, utcnow
 from listener.settings import Settings
 
@@ -229,6 +230,24 @@ async def store_digest(
         actor=actor,
         actor_user_id=actor_user_id,
         after={"key": key, "mentions": digest.mention_count, "quiet": digest.quiet},
+    )
+    await record_event(
+        session,
+        DIGEST_BUILT,
+        f"digest:{digest.id}",
+        {
+            "digest": {
+                "id": digest.id,
+                "period": digest.period_label,
+                "period_start": digest.period_start.isoformat(),
+                "period_end": digest.period_end.isoformat(),
+                "language": digest.language,
+                "recipient_list_id": list_id,
+                "mentions": digest.mention_count,
+                "quiet": digest.quiet,
+                "rebuilt": action == "rebuild",
+            }
+        },
     )
     return digest
 

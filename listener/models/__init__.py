@@ -8,9 +8,9 @@ from listener.models.digest import (
     Delivery,
     DeliveryStatus,
     Digest,
-    IntegrationEvent,
     RecipientList,
 )
+from listener.models.events import IntegrationEvent, WebhookDelivery, WebhookSubscription
 from listener.models.holds import EvidenceAccess, LegalHold, MentionEvidence
 from listener.models.idempotency import IdempotencyKey
 from listener.models.mentions import Author, Mention, MentionTopic, Topic
@@ -25,6 +25,7 @@ from listener.models.outbox import (
     ReplyTemplate,
     Response,
 )
+from listener.models.own_accounts import Checkpoint, OwnAccount
 from listener.models.privacy import PrivacySuppression
 from listener.models.quarantine import QuarantinedItem
 from listener.models.queue import AuditEntry, Note, QueueItem, Status
@@ -57,6 +58,7 @@ __all__ = [
     "Base",
     "BulkJob",
     "BulkJobItem",
+    "Checkpoint",
     "Delivery",
     "DeliveryStatus",
     "Digest",
@@ -75,6 +77,7 @@ __all__ = [
     "OutboxKind",
     "OutboxMessage",
     "OutboxStatus",
+    "OwnAccount",
     "Presence",
     "PrivacySuppression",
     "QuarantinedItem",
@@ -92,5 +95,7 @@ __all__ = [
     "Tag",
     "Topic",
     "User",
+    "WebhookDelivery",
+    "WebhookSubscription",
     "utcnow",
 ]

@@ -25,6 +25,8 @@ class Scope(enum.StrEnum):
     READ = "read"
     TRIAGE = "triage"
     ADMIN = "admin"
+    # Only `/metrics`: for a Prometheus scraper's token (admins hold it; `admin` admits too).
+    METRICS = "metrics"
 
 
 ROLE_SCOPES: dict[Role, frozenset[Scope]] = {

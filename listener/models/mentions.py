@@ -38,6 +38,8 @@ class Author(Base):
     followers: Mapped[int | None] = mapped_column(Integer)
     first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set when the author is one of our own accounts (listener.own_accounts keeps it current).
+    own_account_id: Mapped[int | None] = mapped_column(Integer, index=True)
 
 
 class Mention(Base):

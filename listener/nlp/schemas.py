@@ -160,6 +160,14 @@ class TopicUpdate(PatchModel):
     Null clears the description; a name or keywords cannot be null.
     """
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"name": "billing", "description": "Invoices, refunds and payment problems"}
+            ]
+        }
+    )
+
     clearable = frozenset({"description"})
 
     name: TopicName | None = None

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from listener import metrics
 from listener.models import Mention, NlpModel, Topic
 from listener.nlp.corrections import latest_corrections, overlay_corrections
 from listener.nlp.taxonomy import Taxonomy
@@ -159,7 +160,9 @@ async def tag_inputs(state: TaggingState, inputs: Sequence[TagInput]) -> list[Ta
     if not inputs:
         return []
     tagger = get_tagger(state.settings)
-    return await asyncio.to_thread(tagger.tag_texts, inputs)
+    metrics.TAGGED_TEXTS.inc(len(inputs))
+    with metrics.TAGGING_SECONDS.time():
+        return await asyncio.to_thread(tagger.tag_texts, inputs)
 
 
 def mention_columns(

@@ -23,6 +23,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlch
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors.items import MentionIn, storable_json, storable_text
+from listener import metrics
 from listener.kit import describe_validation_error
 from listener.models import Author, Mention, QuarantinedItem, QueueItem, Source, utcnow
 from listener.nlp.store import BatchTags, store_ingested_tags, tag_pending
@@ -281,6 +282,7 @@ async def ingest_mentions(
                 external_id=str(external_id) if external_id is not None else None,
             )
     if not valid:
+        metrics.record_ingest(report)
         return report
     # Quarantine rows so far must not ride in (and be rolled back with) the batch's savepoint.
     await session.flush()
@@ -292,6 +294,7 @@ async def ingest_mentions(
             raise
         stored = await _store_one_by_one(session, valid, source_id=source_id, tag=tag)
     report.add(stored)
+    metrics.record_ingest(report)
     return report
 
 

@@ -24,6 +24,8 @@ from connectors.base import RejectedItem
 from connectors.http import FetchError, describe_error
 from connectors.items import MentionIn, storable_text
 from connectors.registry import get_connector
+from listener import metrics
+from listener.events import SOURCE_FAILING, SOURCE_PAUSED, SOURCE_RECOVERED, record_event
 from listener.models import Source, utcnow
 from listener.settings import Settings
 from listener.sources.credentials import open_config
@@ -119,8 +121,11 @@ async def poll_source(
     try:
         connector = get_connector(source.kind)
         config = open_config(connector.config_model, source.config, key=settings.secret_bytes())
-        with parse_limits(
-            budget_seconds=settings.parse_budget_seconds, workers=settings.parse_workers
+        with (
+            parse_limits(
+                budget_seconds=settings.parse_budget_seconds, workers=settings.parse_workers
+            ),
+            metrics.POLL_SECONDS.labels(kind=source.kind).time(),
         ):
             result = await connector.fetch(client=client, config=config, cursor=dict(source.cursor))
     except Exception as exc:  # one source's failure must never stop the others
@@ -170,7 +175,18 @@ async def _store(
             )
             .execution_options(synchronize_session=False)
         )
+        if source.consecutive_failures:
+            await record_event(
+                session,
+                SOURCE_RECOVERED,
+                f"source:{source.id}",
+                {"source": _source_ref(source), "after_failures": source.consecutive_failures},
+            )
     return report
+
+
+def _source_ref(source: Source) -> dict[str, object]:
+    return {"id": source.id, "kind": source.kind, "name": source.name}
 
 
 def _failure_message(exc: BaseException, *, storing: bool) -> str:
@@ -191,6 +207,7 @@ async def _record_failure(
     storing: bool = False,
 ) -> PollOutcome:
     message = _failure_message(exc, storing=storing)
+    metrics.POLL_FAILURES.labels(kind=source.kind, stage="store" if storing else "fetch").inc()
     failures = source.consecutive_failures + 1
     now = utcnow()
     delay = backoff_delay(failures, source.poll_interval_seconds)
@@ -216,6 +233,14 @@ async def _record_failure(
                 .values(**values)
                 .execution_options(synchronize_session=False)
             )
+            if failures == 1 or "paused_reason" in values:
+                paused = "paused_reason" in values
+                await record_event(
+                    session,
+                    SOURCE_PAUSED if paused else SOURCE_FAILING,
+                    f"source:{source.id}",
+                    {"source": _source_ref(source), "failures": failures, "error": message},
+                )
     except Exception:  # the database itself is failing: the lease expires, the sweep retries
         log.exception("could not record the failed poll of source %s", source.id)
     log.warning("poll of source %s failed (%s in a row): %s", source.id, failures, message)

@@ -49,6 +49,10 @@ class SourceUpdate(PatchModel):
     something; a pause by staff stays until the source is resumed. A rename changes nothing else.
     """
 
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"name": "mastodon-support", "poll_interval_seconds": 600}]}
+    )
+
     name: str | None = Field(default=None, min_length=1, max_length=200, pattern=r"^[\w.:@-]+$")
     config: dict[str, Any] | None = Field(default=None, description=_CONFIG_DOC)
     poll_interval_seconds: int | None = Field(default=None, ge=30, le=86_400)
@@ -57,7 +61,9 @@ class SourceUpdate(PatchModel):
 class PauseIn(BaseModel):
     """Why the source is paused."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"reason": "platform maintenance tonight"}]}
+    )
 
     reason: str = Field(default="paused by staff", max_length=500)
 

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from connectors.base import WriteAction
 from connectors.http import describe_error
 from connectors.writes import RuleViolation, WriteError, WriteResult
+from listener.events import APPRECIATION_DONE, record_event
 from listener.models import Appreciation, Author, Mention, Source, User, utcnow
 from listener.settings import Settings
 from moderation.outbox.sending import post_ref, writer_and_config
@@ -91,6 +92,13 @@ async def appreciate(
         entity="appreciation",
         entity_id=row.id,
         after=_state(row),
+    )
+    await record_event(
+        session,
+        APPRECIATION_DONE,
+        f"appreciation:{row.id}",
+        {"appreciation": {"id": row.id, "action": row.action, "mention_id": mention_id}},
+        mention_id=mention_id,
     )
     return row
 

@@ -23,6 +23,7 @@ from sqlalchemy.orm import aliased
 from connectors.http import describe_error
 from connectors.items import MentionIn
 from connectors.writes import PostRef
+from listener.events import QUESTION_ANSWERED, NewEvent, record_events
 from listener.models import (
     Author,
     Mention,
@@ -211,6 +212,18 @@ async def link_answers(
         .returning(QuestionAnswer.mention_id)
     )
     fresh = list(linked.scalars())
+    await record_events(
+        session,
+        [
+            NewEvent(
+                QUESTION_ANSWERED,
+                f"question:{question_id}",
+                {"question_id": question_id, "mention_id": m},
+                mention_id=m,
+            )
+            for m in fresh
+        ],
+    )
     # Every time, not only when first linked: a priority recompute may have run since.
     for mention_id in mention_ids:
         await workflow.raise_priority(

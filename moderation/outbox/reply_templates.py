@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from listener.models import Author, Mention, MentionTopic, ReplyTemplate, Topic, User, utcnow
+from listener.own_accounts import local_name
 from moderation.queue import audit
 from moderation.queue.errors import InvalidRequest, NotFound
 
@@ -54,7 +55,11 @@ async def mention_values(session: AsyncSession, *, mention_id: int) -> dict[str,
         author = await session.get(Author, mention.author_id)
         if author is not None:
             values["author_handle"] = author.handle or ""
-            values["author_name"] = author.display_name or (author.handle or "").lstrip("@")
+            # The display name, else the handle without its instance ("kees", not
+            # "kees@mastodon.example").
+            values["author_name"] = (author.display_name or "").strip() or (
+                local_name(author.handle) or ""
+            )
     topic = (
         await session.execute(
             select(Topic.name)

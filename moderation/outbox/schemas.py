@@ -55,6 +55,14 @@ class ReplyIn(_In):
 class ReplyEdit(PatchModel):
     """New text for a draft; `version` is the reply's version you saw (null is refused)."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"version": 2, "body": "Thanks for telling us! We are looking into it now."}
+            ]
+        }
+    )
+
     version: _Version
     body: str | None = Field(default=None, min_length=1, max_length=40_000)
     title: str | None = Field(default=None, min_length=1, max_length=300)
@@ -63,11 +71,15 @@ class ReplyEdit(PatchModel):
 class ReplyVersion(_In):
     """The reply's version you saw."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [{"version": 2}]})
+
     version: _Version
 
 
 class OptionalVersion(_In):
     """Optionally, the reply's version you saw."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"version": 2}]})
 
     version: _Version | None = None
 
@@ -126,6 +138,8 @@ class ReplyOut(BaseModel):
 class AppreciationIn(_In):
     """Like (favourite, upvote) or boost (repost)."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [{"action": "like"}]})
+
     action: Literal["like", "boost"]
 
 
@@ -154,6 +168,14 @@ class AppreciationOut(BaseModel):
 
 class ExternalAnswerIn(_In):
     """Where and when staff answered outside Luister."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"url": "https://social.example/@anna/1234", "note": "Answered on the forum"}
+            ]
+        }
+    )
 
     url: AnyHttpUrl | None = None
     note: str | None = Field(default=None, max_length=5000)
@@ -313,6 +335,8 @@ class QuestionViewOut(BaseModel):
 class MarkReadIn(_In):
     """Which answers were read (all when left out)."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [{"mention_ids": [101, 102]}]})
+
     mention_ids: list[_Id] | None = None
 
 
@@ -352,6 +376,10 @@ class TemplateIn(_In):
 class TemplatePatch(PatchModel):
     """Fields to change; null clears only `language` (the template then fits every language)."""
 
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"name": "outage-apology", "language": "en"}]}
+    )
+
     clearable = frozenset({"language"})
 
     name: str | None = Field(default=None, min_length=1, max_length=100)
@@ -390,6 +418,10 @@ class TemplateOut(BaseModel):
 
 class RenderIn(_In):
     """Fill a template for a mention, with extra values."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"mention_id": 101, "values": {"ticket": "4711"}}]}
+    )
 
     mention_id: _Id | None = None
     values: dict[str, str] = Field(default_factory=dict)

@@ -41,6 +41,8 @@ from connectors.writes import (
     find_own_reply,
     writer_for,
 )
+from listener import metrics
+from listener.events import REPLY_FAILED, REPLY_SENT
 from listener.models import (
     Author,
     Mention,
@@ -54,7 +56,7 @@ from listener.models import (
 from listener.settings import Settings
 from listener.sources.credentials import CredentialError, open_config
 from moderation.outbox import responses
-from moderation.outbox.service import PlatformRule, outbox_state, schedule
+from moderation.outbox.service import PlatformRule, outbox_state, record_reply_event, schedule
 from moderation.queue import audit
 
 log = logging.getLogger(__name__)
@@ -420,6 +422,7 @@ async def _record_sent(
             entity_id=row.id,
             after=outbox_state(row) | {"external_id": row.external_id, "url": row.url},
         )
+        await record_reply_event(session, REPLY_SENT, row, url=row.url)
         if row.mention_id is not None:
             await responses.record_response(
                 session,
@@ -430,6 +433,7 @@ async def _record_sent(
                 outbox_id=row.id,
                 url=row.url,
             )
+    metrics.OUTBOX_OUTCOMES.labels(outcome="sent").inc()
     return Delivery(claim.outbox_id, S.SENT.value, result.url)
 
 
@@ -468,5 +472,7 @@ async def _record_failure(
             entity_id=row.id,
             after=outbox_state(row) | {"error": message, "will_retry": retry},
         )
+        await record_reply_event(session, REPLY_FAILED, row, error=message, will_retry=retry)
+    metrics.OUTBOX_OUTCOMES.labels(outcome="retrying" if retry else "failed").inc()
     log.warning("outbox row %s attempt %s failed: %s", claim.outbox_id, claim.attempt, message)
     return Delivery(claim.outbox_id, S.FAILED.value, message)

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors.base import WriteAction
 from connectors.registry import UnknownKind, get_connector
+from listener.events import REPLY_SCHEDULED, record_event
 from listener.models import Mention, OutboxKind, OutboxMessage, OutboxStatus, Source, User, utcnow
 from listener.settings import Settings
 from moderation.outbox.reply_templates import unfilled_placeholders
@@ -87,6 +88,25 @@ def outbox_state(row: OutboxMessage) -> dict[str, Any]:
         "attempts": row.attempts,
         "scheduled_at": row.scheduled_at.isoformat() if row.scheduled_at else None,
     }
+
+
+async def record_reply_event(
+    session: AsyncSession, type: str, row: OutboxMessage, **extra: Any
+) -> None:
+    """Tell integrations (the event log) where a reply or post stands; no body, no secrets."""
+    reply = {
+        "id": row.id,
+        "kind": row.kind,
+        "status": row.status,
+        "mention_id": row.mention_id,
+        "source_id": row.source_id,
+        "question_id": row.question_id,
+        "attempts": row.attempts,
+        "scheduled_at": row.scheduled_at.isoformat() if row.scheduled_at else None,
+    }
+    await record_event(
+        session, type, f"outbox:{row.id}", {"reply": reply, **extra}, mention_id=row.mention_id
+    )
 
 
 def new_idempotency_key() -> str:
@@ -354,6 +374,7 @@ async def schedule(
         changes={"scheduled_at": leaves_at, "scheduled_by_id": actor.id, "last_error": None},
     )
     _record(session, row, "schedule", actor=actor, actor_label=actor_label, before=before)
+    await record_reply_event(session, REPLY_SCHEDULED, row)
     return row
 
 

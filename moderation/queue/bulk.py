@@ -20,6 +20,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from listener.events import MENTION_UPDATED, record_mention_events
 from listener.models import BulkJob, BulkJobItem, MentionTag, QueueItem, Role, Status, User
 from moderation.queue import audit
 from moderation.queue.errors import Conflict, InvalidRequest, NotFound, NotPermitted
@@ -392,4 +393,19 @@ async def run_chunk(
         await session.execute(update(QueueItem), updates)
     await _retag(session, job, retagged)
     await session.execute(update(BulkJobItem), results)
+    changed = [u["mention_id"] for u in updates]
+    await record_mention_events(
+        session, MENTION_UPDATED, changed, changes=_bulk_changes(job), extra={"bulk_job_id": job.id}
+    )
     return applied, skipped
+
+
+def _bulk_changes(job: BulkJob) -> list[str]:
+    """What a bulk action changes, in the event's terms."""
+    if job.action == "assign":
+        return ["assignee"]
+    if job.action in ("tag", "untag"):
+        return ["tags"]
+    if job.action == "undo":
+        return ["status", "assignee", "tags"]
+    return ["status"]

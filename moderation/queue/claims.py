@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from listener.events import MENTION_UPDATED, record_mention_events
 from listener.models import QueueItem, User, utcnow
 from moderation.queue import audit
 from moderation.queue.workflow import (
@@ -99,6 +100,8 @@ async def claim_item(
         before={"claimed_by": previous_holder},
         after={"claimed_by": actor.id, "claim_expires_at": expires.isoformat()},
     )
+    if action != "claim_renew":
+        await record_mention_events(session, MENTION_UPDATED, [mention_id], changes=["claim"])
     return Claim(mention_id, actor.id, actor.username, expires)
 
 
@@ -128,4 +131,5 @@ async def release_claim(
         before={"claimed_by": holder},
         after={"claimed_by": None},
     )
+    await record_mention_events(session, MENTION_UPDATED, [mention_id], changes=["claim"])
     return Claim(mention_id, None, None, None)

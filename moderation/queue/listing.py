@@ -179,6 +179,13 @@ def _conditions(f: MentionFilter, *, dialect: str, now: datetime) -> list[Column
     return where
 
 
+def filter_conditions(
+    filters: MentionFilter, *, dialect: str, now: datetime
+) -> list[ColumnElement[bool]]:
+    """The WHERE clauses of a filter, for other readers of the queue (exports)."""
+    return _conditions(filters, dialect=dialect, now=now)
+
+
 def _base() -> Select[Mention, QueueItem, Author, str]:
     return (
         select(Mention, QueueItem, Author, Source.name)

@@ -19,9 +19,11 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from listener.events import MENTION_UPDATED, record_mention_events
 from listener.models import Author, Mention, QueueItem, utcnow
+from listener.own_accounts import brand_names
 from listener.settings import Settings
-from moderation.queue import sla
+from moderation.queue import impersonation, sla
 
 FACTORS = ("intent", "sentiment", "reach", "engagement", "growth", "recency", "keywords", "sla")
 INTENT_VALUES = {"complaint": 1.0, "help_request": 1.0, "question": 0.9, "praise": 0.2}
@@ -33,6 +35,8 @@ GROWTH_FULL_PER_HOUR = 50
 # Growth is measured over at least this long, so two refreshes a second apart do not explode.
 MIN_GROWTH_WINDOW = timedelta(minutes=15)
 REASON_MIN_POINTS = 2.0
+# An impersonator of our accounts is what a community manager must see first.
+IMPERSONATION_SCORE = 90
 CHUNK = 500
 
 
@@ -46,6 +50,8 @@ class PriorityConfig:
     half_life_hours: float
     bands: Mapping[str, int]
     sla_minutes: Mapping[str, int]
+    heard_late_after: timedelta = timedelta(hours=6)
+    brand_terms: tuple[str, ...] = ()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PriorityConfig:
@@ -67,6 +73,8 @@ class PriorityConfig:
             half_life_hours=settings.priority_half_life_hours,
             bands=dict(settings.priority_bands),
             sla_minutes=dict(settings.sla_first_response_minutes),
+            heard_late_after=timedelta(hours=settings.sla_heard_late_hours),
+            brand_terms=tuple(settings.brand_terms),
         )
 
 
@@ -92,6 +100,7 @@ class PriorityInputs:
     first_response_at: datetime | None = None
     previous: Mapping[str, Any] | None = None  # the last observation: engagement and when
     floor: Mapping[str, Any] | None = None  # a minimum set by an event (workflow.raise_priority)
+    impersonation: Mapping[str, Any] | None = None  # impersonation.Verdict.as_dict()
 
 
 @dataclass(frozen=True)
@@ -119,10 +128,17 @@ class PriorityResult:
     engagement: int = 0
     computed_at: datetime | None = None
     floor: Mapping[str, Any] | None = None
+    heard_late: bool = False
+    impersonation: Mapping[str, Any] | None = None
 
     def explain(self) -> dict[str, Any]:
         """The stored (and returned) explanation."""
-        return ({"floor": dict(self.floor)} if self.floor else {}) | {
+        flags: dict[str, Any] = {"floor": dict(self.floor)} if self.floor else {}
+        if self.heard_late:
+            flags[sla.HEARD_LATE] = True
+        if self.impersonation:
+            flags["impersonation"] = dict(self.impersonation)
+        return flags | {
             "score": self.score,
             "band": self.band,
             "reason": self.reason,
@@ -270,15 +286,21 @@ def compute_priority(
         Factor(name, value, config.weights.get(name, 0.0), config.weights.get(name, 0.0) * value, d)
         for name, (value, d) in raw.items()
     ]
-    spam = "spam" in inputs.intents
+    spam = "spam" in inputs.intents and not inputs.impersonation
     multiplier = SPAM_MULTIPLIER if spam else 1.0
     base_weight = sum(f.weight for f in factors)
     base = 100 * sum(f.points for f in factors) / base_weight * multiplier if base_weight else 0.0
     band = sla.band_for(base, config.bands)
     sla_band: str | None
-    if inputs.first_response_at is None:
+    due_at: datetime | None
+    lag = inputs.received_at - inputs.created_at
+    heard_late = inputs.first_response_at is None and lag > config.heard_late_after
+    if heard_late:  # one clock: no fresh deadline for a post heard long after it was written
+        sla_band, due_at = None, None
+        factors.append(Factor("sla", 0.0, config.weights.get("sla", 0.0), 0.0, None))
+    elif inputs.first_response_at is None:
         sla_band = sla.stricter(band, inputs.sla_band)
-        due_at: datetime | None = sla.due_at_for(inputs.received_at, sla_band, config.sla_minutes)
+        due_at = sla.due_at_for(inputs.created_at, sla_band, config.sla_minutes)
         factors.append(_sla(due_at, sla_band, config, now))
     else:  # answered: the deadline that applied is history, and no longer urgent
         sla_band, due_at = inputs.sla_band, inputs.due_at
@@ -286,7 +308,13 @@ def compute_priority(
     total_weight = sum(f.weight for f in factors)
     score = 100 * sum(f.points for f in factors) / total_weight * multiplier if total_weight else 0
     shown = [f.detail for f in factors if f.detail and f.points >= REASON_MIN_POINTS]
-    reason = ", ".join((["likely spam"] if spam else []) + [d for d in shown if d])
+    flagged = []
+    if inputs.impersonation:
+        flagged.append(f"possible impersonation: {inputs.impersonation.get('reason')}")
+        score = max(score, IMPERSONATION_SCORE)
+    if heard_late:
+        flagged.append(f"heard late ({human_minutes(lag)} after posting; no SLA)")
+    reason = ", ".join(flagged + (["likely spam"] if spam else []) + [d for d in shown if d])
     floor = inputs.floor or {}
     if isinstance(floor.get("at_least"), int) and floor["at_least"] > score:
         score = floor["at_least"]
@@ -302,6 +330,8 @@ def compute_priority(
         engagement=engagement,
         computed_at=now,
         floor=inputs.floor,
+        heard_late=heard_late,
+        impersonation=inputs.impersonation,
     )
 
 
@@ -324,10 +354,13 @@ _COLUMNS = (
     Mention.score,
     Mention.created_at,
     Author.followers,
+    Author.handle,
+    Author.display_name,
+    Author.own_account_id,
 )
 
 
-def _inputs(row: Any) -> PriorityInputs:
+def _inputs(row: Any, brands: Sequence[str] = ()) -> PriorityInputs:
     explain = row.priority_explain or {}
     return PriorityInputs(
         platform=row.platform,
@@ -348,7 +381,17 @@ def _inputs(row: Any) -> PriorityInputs:
         first_response_at=row.first_response_at,
         previous=explain.get("observed") if isinstance(explain, dict) else None,
         floor=explain.get("floor") if isinstance(explain, dict) else None,
+        impersonation=_impersonation(row, brands),
     )
+
+
+def _impersonation(row: Any, brands: Sequence[str]) -> dict[str, Any] | None:
+    if not brands or row.own_account_id is not None:
+        return None
+    verdict = impersonation.detect(
+        handle=row.handle, display_name=row.display_name, text=row.text, brands=brands
+    )
+    return verdict.as_dict() if verdict else None
 
 
 def _chunks(ids: Iterable[int]) -> Iterable[list[int]]:
@@ -367,7 +410,10 @@ async def refresh_priorities(
     """Recompute and store priority, explanation and SLA due time for these mentions."""
     now = now or utcnow()
     done = 0
+    brands: list[str] | None = None
     for chunk in _chunks(mention_ids):
+        if brands is None:
+            brands = await brand_names(session, config.brand_terms)
         rows = await session.execute(
             select(*_COLUMNS)
             .join(Mention, Mention.id == QueueItem.mention_id)
@@ -375,8 +421,12 @@ async def refresh_priorities(
             .where(QueueItem.mention_id.in_(chunk))
         )
         values = []
+        moved: list[int] = []
         for row in rows:
-            result = compute_priority(_inputs(row), config=config, now=now)
+            result = compute_priority(_inputs(row, brands or ()), config=config, now=now)
+            previous = row.priority_explain.get("band") if row.priority_explain else None
+            if previous is not None and previous != result.band:
+                moved.append(row.mention_id)
             values.append(
                 {
                     "mention_id": row.mention_id,
@@ -390,6 +440,8 @@ async def refresh_priorities(
         if values:
             await session.execute(update(QueueItem), values)
             done += len(values)
+        # A first score is part of mention.created; later, only a change of band is news.
+        await record_mention_events(session, MENTION_UPDATED, moved, changes=["priority_band"])
     return done
 
 

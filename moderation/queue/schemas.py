@@ -320,11 +320,19 @@ class StatusChange(VersionedWrite):
 class AssignmentChange(VersionedWrite):
     """Give the mention to a staff member, or null to unassign."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [{"assignee_id": 7, "version": 3}]})
+
     assignee_id: int | None = Field(ge=1, le=MAX_DB_INT)
 
 
 class NoteIn(VersionedWrite):
     """An internal note for colleagues."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"body": "Customer called too; ticket #4711.", "version": 3}]
+        }
+    )
 
     body: str = Field(min_length=1, max_length=10_000)
 

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from listener.events import MENTION_UPDATED, record_mention_events
 from listener.models import MentionTag, QueueItem, Tag, User, utcnow
 from moderation.queue import audit
 from moderation.queue._sql import upsert
@@ -120,6 +121,7 @@ async def change_tags(
         before=before,
         after=queue_state(updated) | {"tags": after_tags},
     )
+    await record_mention_events(session, MENTION_UPDATED, [mention_id], changes=["tags"])
     return updated, after_tags
 
 

@@ -23,7 +23,9 @@ _STRICT = ConfigDict(extra="forbid")
 class ClaimIn(BaseModel):
     """Take or renew the claim on a mention."""
 
-    model_config = _STRICT
+    model_config = ConfigDict(
+        **_STRICT, json_schema_extra={"examples": [{"minutes": 10, "version": 3}]}
+    )
 
     minutes: int | None = Field(default=None, ge=1, le=240, description="Default from settings")
     force: bool = Field(default=False, description="Admins only: take it from its holder")
@@ -67,17 +69,31 @@ class SnoozeIn(VersionedWrite):
 class EscalateIn(VersionedWrite):
     """Hand the mention up, saying why."""
 
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"reason": "Mentions a data breach", "version": 3}]}
+    )
+
     reason: str = Field(min_length=1, max_length=2000)
 
 
 class ReopenIn(VersionedWrite):
     """Bring the mention back to open."""
 
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"reason": "The author wrote again", "version": 3}]}
+    )
+
     reason: str | None = Field(default=None, max_length=2000)
 
 
 class TagsIn(VersionedWrite):
     """Add and remove tags (free labels, created on first use)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"add": ["billing"], "remove": ["spam-suspect"], "version": 3}]
+        }
+    )
 
     add: list[str] = Field(default_factory=list, max_length=20)
     remove: list[str] = Field(default_factory=list, max_length=20)
@@ -255,7 +271,18 @@ class BulkItemOut(BaseModel):
 class ViewIn(BaseModel):
     """A named filter to keep."""
 
-    model_config = _STRICT
+    model_config = ConfigDict(
+        **_STRICT,
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Dutch complaints, unassigned",
+                    "filters": {"language": "nl", "sentiment": "negative", "unassigned": True},
+                    "sort": "priority",
+                }
+            ]
+        },
+    )
 
     name: str = Field(min_length=1, max_length=100, examples=["Dutch complaints, unassigned"])
     filters: FilterIn
@@ -265,6 +292,10 @@ class ViewIn(BaseModel):
 
 class ViewPatch(PatchModel):
     """Change a view; omitted fields stay (null is refused: every field of a view is required)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"name": "Dutch complaints", "shared": True}]}
+    )
 
     name: str | None = Field(default=None, min_length=1, max_length=100)
     filters: FilterIn | None = None
@@ -306,7 +337,10 @@ class ViewOut(BaseModel):
 class LinkIn(BaseModel):
     """Say another author record is the same person."""
 
-    model_config = _STRICT
+    model_config = ConfigDict(
+        **_STRICT,
+        json_schema_extra={"examples": [{"other_author_id": 42, "note": "Same person on Bluesky"}]},
+    )
 
     other_author_id: int = Field(ge=1, le=MAX_DB_INT)
     note: str | None = Field(default=None, max_length=2000)
@@ -336,7 +370,9 @@ class LinkOut(BaseModel):
 class AuthorNoteIn(BaseModel):
     """A note about the person."""
 
-    model_config = _STRICT
+    model_config = ConfigDict(
+        **_STRICT, json_schema_extra={"examples": [{"body": "Long-time customer; prefers Dutch."}]}
+    )
 
     body: str = Field(min_length=1, max_length=10_000)
 

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from listener.events import MENTION_UPDATED, record_mention_events
 from listener.models import Note, QueueItem, Role, Status, User, utcnow
 from moderation.queue import audit, sla
 from moderation.queue.errors import (
@@ -229,6 +230,7 @@ async def _transition(
         before=before,
         after=after,
     )
+    await record_mention_events(session, MENTION_UPDATED, [mention_id], changes=["status"])
     return updated
 
 
@@ -374,6 +376,7 @@ async def assign(
         before=before,
         after=queue_state(updated),
     )
+    await record_mention_events(session, MENTION_UPDATED, [mention_id], changes=["assignee"])
     return updated
 
 
@@ -432,17 +435,19 @@ async def apply_event_status(
     reason: str,
     actor: User | None = None,
     only_from: frozenset[Status] | None = None,
+    at: datetime | None = None,
 ) -> QueueItem | None:
     """Move a mention to `status` because something happened (our reply went out, its author
     wrote back), when that is legal from where it stands now. No client version and no claim
-    check: the event happened either way. Audited; actor None means Luister itself."""
+    check: the event happened either way. Audited; actor None means Luister itself. `at` is
+    when it happened (our reply's created_at, when we answered on the platform directly)."""
     for _ in range(3):
         item = await get_queue_item(session, mention_id=mention_id)
         current = Status(item.status)
         if status not in TRANSITIONS[current] or (only_from and current not in only_from):
             return None
         before = queue_state(item)
-        changes = transition_changes(item, status, now=utcnow(), reason=reason)
+        changes = transition_changes(item, status, now=at or utcnow(), reason=reason)
         try:
             updated = await compare_and_swap(
                 session, mention_id=mention_id, version=item.version, changes=changes
@@ -457,6 +462,7 @@ async def apply_event_status(
             before=before,
             after=queue_state(updated) | {"reason": reason},
         )
+        await record_mention_events(session, MENTION_UPDATED, [mention_id], changes=["status"])
         return updated
     return None
 
@@ -493,4 +499,5 @@ async def raise_priority(
         before=before,
         after=queue_state(updated) | {"reason": reason},
     )
+    await record_mention_events(session, MENTION_UPDATED, [mention_id], changes=["priority"])
     return updated

@@ -56,7 +56,11 @@ SEED = os.environ.get("LUISTER_FUZZ_SEED")
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance]
 
 #: Operations left out until their owner fixes them, with the request that breaks them.
-EXCLUDED: dict[str, str] = {}
+EXCLUDED: dict[str, str] = {
+    # Not a defect: the stream never ends, and the in-process client waits for the whole body.
+    # tests/listener/test_stream.py drives it over a real server instead.
+    "GET /api/v1/events/stream": "endless by design (Server-Sent Events)",
+}
 #: Checks left out for one operation until its owner fixes it.
 SKIPPED_CHECKS: dict[str, frozenset[str]] = {}
 
@@ -244,6 +248,7 @@ def test_no_generated_request_gets_a_server_error_or_an_undeclared_answer(
         redis_url=None,
         run_jobs=False,
         http_allow_hosts=["127.0.0.1"],
+        rate_limit_requests=1_000_000,  # thousands of requests per token: never a 429
     )
     tokens = asyncio.run(_seed(url, settings))
     app = create_app(settings)

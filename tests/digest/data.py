@@ -144,7 +144,17 @@ async def store_history(session: AsyncSession) -> History:
         session.add(mention)
         await session.flush()
         history.mentions[n] = mention.id
-        session.add(QueueItem(mention_id=mention.id, status=status))
+        # The queue stamps the first answer (moderation.queue.sla); the digest reads it there.
+        answered = [h for m, st, h, _ in STATUS_CHANGES if m == n and st == "answered"]
+        session.add(
+            QueueItem(
+                mention_id=mention.id,
+                status=status,
+                first_response_at=(
+                    when.astimezone(UTC) + timedelta(hours=min(answered)) if answered else None
+                ),
+            )
+        )
         for topic in topics:
             session.add(MentionTopic(mention_id=mention.id, topic_id=history.topics[topic]))
     for n, status, hours, actor in STATUS_CHANGES:

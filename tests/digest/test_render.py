@@ -58,7 +58,9 @@ def test_markdown_leads_with_the_headline_numbers_and_has_every_section(
         assert f"## {heading}\n" in text
     assert "| outage | 5 | 0 | n/a |" in text
     assert "| docks kapot | 4 | 0 |" in text
-    assert "median first response 2 h, p90 10 h; 2 within the 8 h target, 1 missed" in text
+    # One clock (issue 12): resolving without an answer is no response
+    # (it was: 2 h, p90 10 h; 1 missed).
+    assert "median first response 30 min, p90 2 h; 2 within the 8 h target, 0 missed" in text
     assert "@anna ★" in text
 
 

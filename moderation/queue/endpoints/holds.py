@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from listener.models import EvidenceAccess, LegalHold, MentionEvidence
 from listener.rest.deps import Admin, SessionDep
@@ -30,6 +30,10 @@ Reason = Annotated[
 
 class HoldIn(BaseModel):
     """Why the mention must be kept should it disappear at its source."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"reason": "Requested by legal, case 2026-17"}]}
+    )
 
     reason: str = Field(min_length=3, max_length=2000, examples=["Threat against staff, case 12"])
 
