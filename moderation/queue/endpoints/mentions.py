@@ -6,14 +6,11 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, Response, status
 
-from listener.kit import MAX_DB_INT
-from listener.kit.datetimes import Instant
-from listener.models import Status
 from listener.rest.deps import Reader, SessionDep, SettingsDep, Triager
-from listener.rest.params import IdPath, OptionalIdQuery, expected_version
+from listener.rest.params import IdPath, expected_version
 from listener.rest.problems import problem_responses
-from moderation.queue import views, workflow
-from moderation.queue.listing import MentionFilter, get_mention_detail, list_mentions
+from moderation.queue import workflow
+from moderation.queue.listing import get_mention_detail, list_mentions
 from moderation.queue.schemas import (
     AssignmentChange,
     MentionDetailOut,
@@ -25,6 +22,7 @@ from moderation.queue.schemas import (
     QueueStateOut,
     StatusChange,
 )
+from moderation.queue.selection import QueueSelection
 
 router = APIRouter(prefix="/api/v1/mentions", tags=["mentions"])
 
@@ -34,30 +32,7 @@ async def list_queue(
     session: SessionDep,
     settings: SettingsDep,
     principal: Reader,
-    status_: Annotated[list[Status] | None, Query(alias="status")] = None,
-    source_id: OptionalIdQuery = None,
-    platform: str | None = None,
-    language: str | None = None,
-    sentiment: Literal["positive", "neutral", "negative"] | None = None,
-    intent: Annotated[str | None, Query(max_length=32, examples=["complaint"])] = None,
-    topic: str | None = None,
-    tag: Annotated[str | None, Query(max_length=50)] = None,
-    author_id: OptionalIdQuery = None,
-    assignee_id: OptionalIdQuery = None,
-    unassigned: bool = False,
-    mine: Annotated[bool, Query(description="Assigned to me")] = False,
-    since: Instant | None = None,
-    until: Instant | None = None,
-    q: Annotated[str | None, Query(max_length=200, description="Text contains")] = None,
-    min_priority: Annotated[int | None, Query(ge=0, le=100)] = None,
-    breached: Annotated[bool, Query(description="Waiting past the SLA due time")] = False,
-    due_within_minutes: Annotated[
-        int | None, Query(ge=1, le=7 * 24 * 60, description="SLA due soon, not yet breached")
-    ] = None,
-    view: Annotated[
-        int | None,
-        Query(ge=1, le=MAX_DB_INT, description="A saved view's id; other filters narrow it"),
-    ] = None,
+    selection: QueueSelection,
     sort: Annotated[
         Literal["newest", "priority"] | None,
         Query(description="Default newest (or the view's); priority items carry their explanation"),
@@ -68,31 +43,9 @@ async def list_queue(
     cursor: str | None = None,
 ) -> MentionPage:
     """List mentions in the queue, filtered, newest or most urgent first."""
-    filters = MentionFilter(
-        status=[s.value for s in status_ or []],
-        source_id=source_id,
-        platform=platform,
-        language=language,
-        sentiment=sentiment,
-        intent=intent,
-        topic=topic,
-        tag=tag,
-        author_id=author_id,
-        assignee_id=principal.user.id if mine else assignee_id,
-        unassigned=unassigned,
-        since=since,
-        until=until,
-        text=q,
-        min_priority=min_priority,
-        breached=breached,
-        due_within_minutes=due_within_minutes,
-    )
-    if view is not None:
-        saved = await views.get_view(session, view_id=view, user_id=principal.user.id)
-        filters = views.mention_filter(saved.filters, user_id=principal.user.id).narrowed_by(
-            filters
-        )
-        sort = sort or ("priority" if saved.sort == "priority" else "newest")
+    filters = selection.filters
+    if selection.view_sort is not None:
+        sort = sort or ("priority" if selection.view_sort == "priority" else "newest")
     page_size = min(limit or settings.page_size_default, settings.page_size_max)
     rows, next_cursor = await list_mentions(
         session, filters=filters, sort=sort or "newest", limit=page_size, cursor=cursor
