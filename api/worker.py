@@ -12,6 +12,10 @@ from typing import Any, ClassVar
 from arq import cron
 from arq.connections import RedisSettings
 from arq.worker import func
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from api.wiring import JOBS, session_factory
 from listener.db import engine_from_settings
@@ -20,6 +24,9 @@ from listener.kit.http import make_client
 from listener.metrics import serve_worker_metrics
 from listener.nlp.store import warm_up_tagger
 from listener.settings import Settings, get_settings
+
+#: Retries of a Redis command while Redis is away (backoff capped at 2 s: about a minute).
+REDIS_RETRIES = 40
 
 
 def _dumps(value: Any) -> bytes:
@@ -54,6 +61,11 @@ def worker_settings(settings: Settings, jobs: JobList = JOBS) -> type:
     if settings.redis_url is None:
         raise ValueError("LUISTER_REDIS_URL is not set; without Redis, `luister serve` polls")
     redis = RedisSettings.from_dsn(settings.redis_url.get_secret_value())
+    # Ride out a Redis restart instead of exiting: every command (and reconnect) is retried
+    # with backoff for about a minute. Jobs queued in a Redis that lost them are enqueued again
+    # by the sweeps, from the database.
+    redis.retry_on_error = [OSError, RedisConnectionError, RedisTimeoutError]
+    redis.retry = Retry(ExponentialBackoff(cap=2, base=0.1), REDIS_RETRIES)
 
     class WorkerSettings:
         functions: ClassVar = [
@@ -76,7 +88,8 @@ def worker_settings(settings: Settings, jobs: JobList = JOBS) -> type:
         queue_name = settings.queue_name
         job_serializer = staticmethod(_dumps)
         job_deserializer = staticmethod(_loads)
-        health_check_interval = 60
+        # Each worker refreshes `<queue>:health-check` (read by /readyz) this often.
+        health_check_interval = 10
         max_jobs = settings.poll_concurrency * 2
         ctx: ClassVar = {"settings": settings}
 

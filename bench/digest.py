@@ -222,7 +222,7 @@ async def time_build(engine: AsyncEngine) -> tuple[float, int, int]:
     elapsed = time.perf_counter() - began
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    return elapsed, data["volume"]["total"], peak
+    return elapsed, data.volume.total, peak
 
 
 async def main() -> None:
@@ -239,7 +239,11 @@ async def main() -> None:
     url = make_url(admin).set(database=DATABASE).render_as_string(hide_password=False)
     engine = make_engine(url)
     try:
-        if not (args.reuse and await _holds(engine, args.rows)):
+        if args.reuse and await _holds(engine, args.rows):
+            # A kept database gets the current schema (new indexes included), not new rows.
+            await asyncio.to_thread(migrate.upgrade, url)
+            print(f"reusing {args.rows:,} mentions in {WEEK.label} ({DATABASE})")
+        else:
             await engine.dispose()
             url = await _fresh_database(admin)
             await asyncio.to_thread(migrate.upgrade, url)

@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import os
 import resource
 import time
 from pathlib import Path
 
 import httpx
+from sqlalchemy import make_url, text
 
-from bench.ingest import DEFAULT_URL, _fresh_database
+from bench.ingest import DEFAULT_URL
+from connectors import feeds
 from listener import migrate
 from listener.db import make_engine, make_sessionmaker
 from listener.kit.http import make_client
@@ -42,6 +45,31 @@ def feed(n: int, items: int) -> bytes:
         '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
         f"<title>Feed {n}</title><link>https://news.example/{n}</link>{entries}</channel></rss>"
     ).encode()
+
+
+BENCH_DATABASE = "luister_bench_poll"
+
+
+async def fresh_database(admin_url: str) -> str:
+    """An empty database of this bench's own (other benches may drop theirs meanwhile)."""
+    engine = make_engine(admin_url, isolation_level="AUTOCOMMIT")
+    async with engine.connect() as conn:
+        await conn.execute(text(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)'))
+        await conn.execute(text(f'CREATE DATABASE "{BENCH_DATABASE}"'))
+    await engine.dispose()
+    return make_url(admin_url).set(database=BENCH_DATABASE).render_as_string(hide_password=False)
+
+
+def parse_cpu(documents: list[bytes], *, fast: bool) -> float:
+    """CPU seconds to turn every document into mentions in this process (what a parse worker
+    does per feed), with the fast RSS reader or with feedparser alone."""
+    parse = feeds.parse_feed if fast else feeds.parse_with_feedparser
+    started = time.process_time()
+    for document in documents:
+        entries, language = parse(document, "application/rss+xml", "http://127.0.0.1/feed.xml")
+        to_mention = functools.partial(feeds.entry_to_mention, feed_language=language)
+        feeds.map_items(entries, to_mention, id_of=feeds._raw_id)
+    return time.process_time() - started
 
 
 async def bare_fetch(urls: list[str], concurrency: int) -> float:
@@ -68,7 +96,7 @@ async def main() -> None:
         or os.environ.get("LUISTER_TEST_DATABASE_URL")
         or DEFAULT_URL
     )
-    url = await _fresh_database(admin_url)
+    url = await fresh_database(admin_url)
     await asyncio.to_thread(migrate.upgrade, url)
     settings = Settings(
         database_url=url,
@@ -120,6 +148,9 @@ async def main() -> None:
     await engine.dispose()
 
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    documents = [feed(n, args.items) for n in range(args.sources)]
+    parse_cpu(documents[:5], fast=True)  # warm up imports and caches
+    fast_s, feedparser_s = parse_cpu(documents, fast=True), parse_cpu(documents, fast=False)
     print(
         f"sources: {args.sources}, items per feed: {args.items}, concurrency "
         f"{settings.poll_concurrency}, PostgreSQL"
@@ -130,6 +161,10 @@ async def main() -> None:
     )
     print(f"bare httpx fetch  : {stored / bare_s:9,.0f} mentions/s-equivalent ({bare_s:.2f} s)")
     print(f"ratio luister / bare fetch rate: {bare_s / ours_s:.3f}")
+    print(
+        f"parse+normalize CPU for the {args.sources} feeds: fast reader {fast_s * 1000:.0f} ms, "
+        f"feedparser {feedparser_s * 1000:.0f} ms (fast reader {feedparser_s / fast_s:.2f}x faster)"
+    )
     print(f"peak memory (max RSS of the process): {peak_mib:.0f} MiB")
 
 

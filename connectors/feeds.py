@@ -23,6 +23,7 @@ import feedparser
 import httpx
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 
+from connectors._feed_fastpath import NotPlain, read_plain_rss
 from connectors._normalize import (
     ItemError,
     coerce_config,
@@ -183,9 +184,27 @@ def read_document(
 
 
 def parse_feed(body: bytes, content_type: str, url: str) -> tuple[list[dict[str, Any]], str | None]:
-    """Entries in one common shape plus the feed's language, from XML or JSON Feed bytes."""
+    """Entries in one common shape plus the feed's language, from XML or JSON Feed bytes.
+
+    Plain RSS 2.0 is read by the fast reader (`connectors._feed_fastpath`), which gives the
+    entries feedparser would give; everything else, and anything unusual, by feedparser.
+    """
     if _looks_like_json(body, content_type):
         return _parse_json_feed(body, url)
+    try:
+        entries, language = read_plain_rss(body, content_type or "application/xml", url, MAX_DEPTH)
+    except NotPlain:
+        pass  # anything but plain RSS 2.0 in UTF-8: feedparser reads it
+    else:
+        shaped = [_shaped(_plain_entry, entry) for entry in entries[:MAX_ENTRIES]]
+        return shaped, language_tag(language)
+    return parse_with_feedparser(body, content_type, url)
+
+
+def parse_with_feedparser(
+    body: bytes, content_type: str, url: str
+) -> tuple[list[dict[str, Any]], str | None]:
+    """`parse_feed` for any XML feed (RSS 0.9x to 2.0, RDF, Atom, CDF), by feedparser."""
     if _nests_deeper_than(body, MAX_DEPTH):
         raise FeedTooExpensive(
             f"{redact_url(url)}: elements nested more than {MAX_DEPTH:,} deep; not parsed"
@@ -288,7 +307,14 @@ def _defuse_doctype(body: bytes) -> bytes:
     return body[:start] + body[end:]
 
 
-def _xml_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
+def _plain_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """`_xml_entry` of an entry from the fast reader, whose values are already plain JSON data
+    (strings, booleans, None, lists and dicts of them) but for the `*_parsed` dates."""
+    raw = {key: value for key, value in entry.items() if not key.endswith("_parsed")}
+    return _xml_entry(entry, raw=raw)
+
+
+def _xml_entry(entry: Mapping[str, Any], raw: dict[str, Any] | None = None) -> dict[str, Any]:
     """A feedparser entry as plain JSON-safe data in the shape `entry_to_mention` reads."""
     content = entry.get("content") or []
     body = _main_body(content, entry.get("summary_detail"))
@@ -315,7 +341,7 @@ def _xml_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
         "author_url": author.get("href"),
         "language": next((d["language"] for d in details if d.get("language")), None),
         "comments": entry.get("slash_comments"),
-        "raw": _jsonable(entry),
+        "raw": _jsonable(entry) if raw is None else raw,
     }
 
 

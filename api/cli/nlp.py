@@ -1,211 +1,47 @@
-"""`luister nlp`: tag texts and evaluate the tagger on a labelled file, with no database."""
+"""`luister nlp`: tag and evaluate (no database), retag, train, models and topics (database).
+
+`tag` and `evaluate` live in `api.cli.nlp_text`, which imports nothing of the database side;
+the database commands come from `api.cli.nlp_db`.
+"""
 
 from __future__ import annotations
 
-import json
-import sys
-from collections.abc import Iterator
-from enum import StrEnum
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TextIO
-
 import typer
 
-if TYPE_CHECKING:
-    from listener.nlp.tagger import Tagger, TagInput
+from api.cli import nlp_db as cli_store
+from api.cli.nlp_text import (
+    BadLine,
+    FileFormat,
+    evaluate,
+    format_report,
+    make_tagger,
+    parse_jsonl_line,
+    read_inputs,
+    tag,
+    tag_stream,
+    write_results,
+)
 
-# spaCy and lingua load in about a second, so they are imported inside the commands:
-# `luister --help` stays fast.
+__all__ = [
+    "BadLine",
+    "FileFormat",
+    "app",
+    "evaluate",
+    "format_report",
+    "make_tagger",
+    "parse_jsonl_line",
+    "read_inputs",
+    "tag",
+    "tag_stream",
+    "write_results",
+]
 
 app = typer.Typer(
     help="Tag mentions with language, sentiment, intents and topics.", no_args_is_help=True
 )
-
-CHUNK_SIZE = 1000
-EXIT_BAD_INPUT = 2
-
-
-class FileFormat(StrEnum):
-    """Delimited file formats that `evaluate` reads."""
-
-    csv = "csv"
-    tsv = "tsv"
-
-
-class BadLine(ValueError):
-    """A JSONL line that cannot be tagged."""
-
-
-def make_tagger(taxonomy: Path | None) -> Tagger:
-    """Return the shared tagger, with a taxonomy file when one is given."""
-    from listener.nlp.tagger import NlpSettings, get_tagger
-    from listener.nlp.taxonomy import Taxonomy
-
-    if taxonomy is None:
-        return get_tagger()
-    return get_tagger(NlpSettings(taxonomy=Taxonomy.from_json_file(taxonomy)))
-
-
-def parse_jsonl_line(line: str, line_number: int) -> TagInput:
-    """Turn one JSONL line into a TagInput or raise BadLine."""
-    from listener.nlp.tagger import TagInput
-
-    try:
-        data = json.loads(line)
-    except json.JSONDecodeError as error:
-        raise BadLine(f"not valid JSON ({error.msg})") from error
-    if not isinstance(data, dict):
-        raise BadLine("expected a JSON object")
-    text, language = data.get("text"), data.get("language")
-    if not isinstance(text, str):
-        raise BadLine('"text" must be a string')
-    if language is not None and not isinstance(language, str):
-        raise BadLine('"language" must be a string or null')
-    return TagInput(text=text, id=data.get("id", line_number), language=language)
-
-
-def read_inputs(
-    stream: TextIO, jsonl: bool, language: str | None
-) -> Iterator[tuple[int, TagInput | str]]:
-    """Yield (line number, input or error message) for every input line."""
-    from listener.nlp.tagger import TagInput
-
-    for line_number, raw in enumerate(stream, start=1):
-        line = raw.rstrip("\r\n")
-        if not jsonl:
-            yield line_number, TagInput(text=line, id=line_number, language=language)
-        elif line.strip():
-            try:
-                yield line_number, parse_jsonl_line(line, line_number)
-            except BadLine as error:
-                yield line_number, str(error)
-
-
-def tag_stream(tagger: Tagger, stream: TextIO, jsonl: bool, language: str | None) -> int:
-    """Tag a stream chunk by chunk, writing JSON lines to stdout; return the bad-line count."""
-    bad_lines = 0
-    chunk: list[TagInput] = []
-    for line_number, item in read_inputs(stream, jsonl, language):
-        if isinstance(item, str):
-            bad_lines += 1
-            typer.echo(f"line {line_number}: {item}", err=True)
-            continue
-        chunk.append(item)
-        if len(chunk) >= CHUNK_SIZE:
-            write_results(tagger, chunk)
-            chunk = []
-    write_results(tagger, chunk)
-    return bad_lines
-
-
-def write_results(tagger: Tagger, chunk: list[TagInput]) -> None:
-    """Tag one chunk and print one JSON object per input, in order."""
-    for result in tagger.tag_texts(chunk):
-        sys.stdout.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
-    sys.stdout.flush()
-
-
-@app.command()
-def tag(
-    file: Annotated[
-        str, typer.Argument(help="Text file, one mention per line; '-' = stdin.")
-    ] = "-",
-    jsonl: Annotated[
-        bool,
-        typer.Option(
-            "--jsonl", help='Read JSON lines {"id", "text", "language"?} instead of plain text.'
-        ),
-    ] = False,
-    language: Annotated[
-        str | None,
-        typer.Option(help="Language of every plain-text line, when known (skips detection)."),
-    ] = None,
-    taxonomy: Annotated[
-        Path | None,
-        typer.Option(help="JSON taxonomy file (default: the built-in example taxonomy)."),
-    ] = None,
-) -> None:
-    """Tag each input line and print one JSON object per line, in input order."""
-    tagger = make_tagger(taxonomy)
-    if file == "-":
-        bad_lines = tag_stream(tagger, sys.stdin, jsonl, language)
-    else:
-        path = Path(file)
-        if not path.is_file():
-            typer.echo(f"no such file: {file}", err=True)
-            raise typer.Exit(EXIT_BAD_INPUT)
-        with path.open(encoding="utf-8") as stream:
-            bad_lines = tag_stream(tagger, stream, jsonl, language)
-    if bad_lines:
-        typer.echo(f"{bad_lines} bad line(s) skipped", err=True)
-        raise typer.Exit(EXIT_BAD_INPUT)
-
-
-def format_report(report: dict[str, Any]) -> str:
-    """Render an evaluation report as plain text."""
-    sentiment = report["sentiment"]
-    labels = [label for label in sentiment["labels"] if label in sentiment["confusion"]]
-    width = max(len(label) for label in [*labels, "expected"]) + 2
-    lines = [
-        f"examples:  {sentiment['total']}",
-        f"accuracy:  {sentiment['accuracy']:.4f}",
-        f"macro-F1:  {sentiment['macro_f1']:.4f}",
-        "",
-        "confusion matrix (rows: expected, columns: predicted)",
-        "expected".ljust(width) + "".join(label.rjust(width) for label in labels),
-    ]
-    for row in labels:
-        counts = sentiment["confusion"][row]
-        lines.append(row.ljust(width) + "".join(str(counts[c]).rjust(width) for c in labels))
-    if "intents" in report:
-        intents = report["intents"]
-        lines += [
-            "",
-            f"intents exact match: {intents['exact_match']:.4f}",
-            f"intents micro-F1:    {intents['micro_f1']:.4f}",
-        ]
-    return "\n".join(lines)
-
-
-@app.command()
-def evaluate(
-    file: Annotated[Path, typer.Argument(help="Labelled file with columns label,text.")],
-    file_format: Annotated[
-        FileFormat, typer.Option("--format", help="csv or tsv.")
-    ] = FileFormat.csv,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-    language: Annotated[
-        str | None,
-        typer.Option(help="Language of every text (overrides a language column; default: detect)."),
-    ] = None,
-) -> None:
-    """Print accuracy, macro-F1 and the confusion matrix of sentiment on a labelled file."""
-    from listener.nlp.evaluation import evaluate_texts, read_labelled_file
-    from listener.nlp.labels import SENTIMENT_LABELS
-    from listener.nlp.tagger import get_tagger
-
-    delimiter = "\t" if file_format is FileFormat.tsv else ","
-    try:
-        examples = read_labelled_file(file, delimiter)
-    except (OSError, ValueError, KeyError) as error:
-        typer.echo(f"cannot read {file}: {error}", err=True)
-        raise typer.Exit(EXIT_BAD_INPUT) from error
-    unknown = {example.label for example in examples} - set(SENTIMENT_LABELS)
-    if unknown or not examples:
-        typer.echo(f"{file}: no examples or unknown labels {sorted(unknown)}", err=True)
-        raise typer.Exit(EXIT_BAD_INPUT)
-    report = evaluate_texts(get_tagger(), examples, language)
-    typer.echo(json.dumps(report) if as_json else format_report(report))
-
-
-def _mount_database_commands() -> None:
-    """Add the commands that read and write the database (they import it lazily too)."""
-    from api.cli import nlp_db as cli_store
-
-    app.command("retag")(cli_store.retag)
-    app.command("train")(cli_store.train)
-    app.command("models")(cli_store.models)
-    app.add_typer(cli_store.topics_app, name="topics")
-
-
-_mount_database_commands()
+app.command("tag")(tag)
+app.command("evaluate")(evaluate)
+app.command("retag")(cli_store.retag)
+app.command("train")(cli_store.train)
+app.command("models")(cli_store.models)
+app.add_typer(cli_store.topics_app, name="topics")

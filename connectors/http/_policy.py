@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 
@@ -10,6 +11,7 @@ from connectors.http._addresses import AllowList
 MiB = 1024 * 1024
 
 
+@functools.cache  # reading package metadata costs milliseconds; a client is made per poll run
 def _luister_version() -> str:
     try:
         return version("luister")

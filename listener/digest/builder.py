@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import inspect, select
+from sqlalchemy import text as sql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from listener.digest import listening, responses, terms
@@ -16,9 +17,10 @@ from listener.digest.document import (
     Note,
     PeriodInfo,
 )
+from listener.digest.incidents import incidents_section
 from listener.digest.messages import Language, text
 from listener.digest.periods import Period
-from listener.digest.query import MentionFilter
+from listener.digest.query import MentionFilter, dialect_of
 from listener.models import Alert, AuditEntry, utcnow
 
 
@@ -83,10 +85,11 @@ async def build_digest(
     """Every digest section for `period`, computed with aggregate queries in the database."""
     filt = filt or MentionFilter()
     now = now or utcnow()
+    await _reporting_settings(session)
     volume, sentiment = await listening.volume_and_sentiment(session, period=period, filt=filt)
     total = volume.total
     previous = period.shifted(-1)
-    questions, sla = await responses.questions_and_sla(
+    questions, sla, answered = await responses.questions_and_sla(
         session, period=period, filt=filt, now=now, target_hours=target_hours
     )
     # One top-N scan serves both the most engaged mentions and the rising topics' examples.
@@ -113,18 +116,31 @@ async def build_digest(
         engaged=listening.most_engaged(engaged),
         questions=questions,
         response=await responses.response_times(
-            session, period=period, filt=filt, target_hours=target_hours
+            session, period=period, filt=filt, target_hours=target_hours, answered=answered
         ),
         sla=sla,
         throughput=await responses.throughput(session, period=period, filt=filt),
         alerts=await _alerts(session, period=period, filt=filt),
     )
+    data.incidents = await incidents_section(session, period=period, filt=filt)
     any_audit = await _any_status_change(session)
     data.notes = [
         Note(code=code, params=params, text=text(language, f"note_{code}", **params))
         for code, params in _notes(data, any_audit=any_audit)
     ]
     return data
+
+
+# The digest's aggregates each read a whole period. On PostgreSQL, compiling them to machine
+# code (JIT) takes longer than it saves at these sizes, and the default 4 MB of work memory
+# makes the grouping spill to disk; both are set for this transaction only.
+_POSTGRESQL_SETTINGS = ("SET LOCAL jit = off", "SET LOCAL work_mem = '64MB'")
+
+
+async def _reporting_settings(session: AsyncSession) -> None:
+    if dialect_of(session) == "postgresql":
+        for statement in _POSTGRESQL_SETTINGS:
+            await session.execute(sql(statement))
 
 
 async def _any_status_change(session: AsyncSession) -> bool:

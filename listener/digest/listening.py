@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy import ColumnElement, case, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from listener.digest.document import (
@@ -253,16 +253,21 @@ async def topics(
     counts: dict[str, list[int]] = defaultdict(lambda: [0] * (BASELINE_WINDOWS + 1))
     for topic, b, n in rows:
         counts[topic][b] += n
+    # With a topic filter, every mention let through has one of its topics: no second read.
     with_topic = (
-        await session.execute(
-            select(func.count()).where(
-                *within(period.start, period.end, filt),
-                select(MentionTopic.mention_id)
-                .where(MentionTopic.mention_id == Mention.id)
-                .exists(),
+        total
+        if filt.topics
+        else (
+            await session.execute(
+                select(func.count()).where(
+                    *within(period.start, period.end, filt),
+                    select(MentionTopic.mention_id)
+                    .where(MentionTopic.mention_id == Mention.id)
+                    .exists(),
+                )
             )
-        )
-    ).scalar_one()
+        ).scalar_one()
+    )
     stats = [
         TopicStat(
             topic=name,
@@ -318,23 +323,57 @@ async def _attach_examples(
     )
     for mention_id, name in pairs:
         topics_of[mention_id].add(name)
+    found = {s.topic: [c for c in candidates if s.topic in topics_of[c.id]][:2] for s in stats}
+    rarer = [t for t, rows in found.items() if len(rows) < 2]
+    if rarer and len(candidates) == EXAMPLE_CANDIDATES:
+        # Topics rarer than the candidates: their two most engaged mentions each, all in one
+        # read ranked per topic (a read per topic cost a pass over the period each).
+        found.update(await _top_two_per_topic(session, rarer, start, end, filt))
     for stat in stats:
-        found = [c for c in candidates if stat.topic in topics_of[c.id]][:2]
-        if len(found) < 2 and len(candidates) == EXAMPLE_CANDIDATES:
-            # A topic rarer than the candidates: reached through its own index.
-            found = list(
-                await session.execute(
-                    select(*card_columns())
-                    .select_from(MentionTopic)
-                    .join(Topic, Topic.id == MentionTopic.topic_id)
-                    .join(Mention, Mention.id == MentionTopic.mention_id)
-                    .outerjoin(Author, Author.id == Mention.author_id)
-                    .where(Topic.name == stat.topic, *within(start, end, filt))
-                    .order_by(engagement().desc(), Mention.id)
-                    .limit(2)
-                )
-            )
-        stat.examples = [mention_card(row) for row in found]
+        stat.examples = [mention_card(row) for row in found[stat.topic]]
+
+
+async def _top_two_per_topic(
+    session: AsyncSession, names: list[str], start: datetime, end: datetime, filt: MentionFilter
+) -> dict[str, list[Any]]:
+    """Each named topic's two most engaged mentions in [start, end), as `card_columns` rows."""
+    rank = func.row_number().over(
+        partition_by=Topic.name, order_by=(engagement().desc(), Mention.id)
+    )
+    ranked = (
+        select(
+            Mention.id.label("id"),
+            Topic.name.label("topic"),
+            engagement().label("e"),
+            rank.label("rank"),
+        )
+        .select_from(MentionTopic)
+        .join(Topic, Topic.id == MentionTopic.topic_id)
+        .join(Mention, Mention.id == MentionTopic.mention_id)
+        .where(Topic.name.in_(names), *within(start, end, filt))
+        .subquery()
+    )
+    # The winners' ids first (two per topic): joined in the same statement, the planner
+    # expected thousands of winners and read every mention to match them.
+    winners = (
+        await session.execute(
+            select(ranked.c.id, ranked.c.topic)
+            .where(ranked.c.rank <= 2)
+            .order_by(ranked.c.topic, ranked.c.rank)
+        )
+    ).all()
+    cards = {
+        row.id: row
+        for row in await session.execute(
+            select(*card_columns())
+            .outerjoin(Author, Author.id == Mention.author_id)
+            .where(Mention.id.in_({w.id for w in winners}))
+        )
+    }
+    found: dict[str, list[Any]] = {name: [] for name in names}
+    for winner in winners:
+        found[winner.topic].append(cards[winner.id])
+    return found
 
 
 def _author_fields(author: Author) -> dict[str, Any]:
@@ -349,46 +388,11 @@ def _author_fields(author: Author) -> dict[str, Any]:
 
 
 async def authors(session: AsyncSession, *, period: Period, filt: MentionFilter) -> Authors:
-    """The widest-reaching voices of the period, and the loyal ones who keep coming back."""
-    return Authors(
-        by_reach=await _by_reach(session, period=period, filt=filt),
-        loyal=await _loyal(session, period=period, filt=filt),
-        windows=BASELINE_WINDOWS + 1,
-    )
+    """The widest-reaching voices of the period, and the loyal ones who keep coming back.
 
-
-async def _by_reach(
-    session: AsyncSession, *, period: Period, filt: MentionFilter
-) -> list[ReachingAuthor]:
-    # Counting per author id first keeps the aggregate narrow; authors join only the result.
-    per_author = (
-        select(
-            Mention.author_id.label("author_id"),
-            func.count().label("n"),
-            func.sum(engagement()).label("eng"),
-        )
-        .where(*within(period.start, period.end, filt), Mention.author_id.is_not(None))
-        .group_by(Mention.author_id)
-        .subquery()
-    )
-    rows = await session.execute(
-        select(Author, per_author.c.n, per_author.c.eng)
-        .join(per_author, per_author.c.author_id == Author.id)
-        .where(Author.followers.is_not(None))
-        .order_by((per_author.c.n * Author.followers).desc(), Author.id)
-        .limit(TOP)
-    )
-    return [
-        ReachingAuthor(
-            **_author_fields(a), mentions=n, engagement=int(eng or 0), reach=n * (a.followers or 0)
-        )
-        for a, n, eng in rows
-    ]
-
-
-async def _loyal(
-    session: AsyncSession, *, period: Period, filt: MentionFilter
-) -> list[LoyalAuthor]:
+    Both rankings come from one read: the mentions of the period and its baseline windows,
+    counted per author once (a count per window side by side), then ranked twice.
+    """
     bounds = period.window_starts(BASELINE_WINDOWS)
     inner = (
         select(
@@ -396,69 +400,128 @@ async def _loyal(
             bucket(Mention.created_at, bounds).label("b"),
             _is("positive").label("pos"),
             _is("negative").label("neg"),
+            engagement().label("eng"),
         )
         .where(*within(bounds[0], bounds[-1], filt), Mention.author_id.is_not(None))
         .subquery()
     )
-    # Per author and window first: windows active is then a plain count, no DISTINCT sort.
-    per_window = (
+    # One grouping by author alone, with a count per window side by side: windows active is
+    # then how many of those counts are non-zero (grouping by author and window first made
+    # five times the groups, and the grouping was most of the digest's time).
+    now = BASELINE_WINDOWS
+    per_window = [
+        func.sum(case((inner.c.b == k, 1), else_=0)).label(f"n{k}") for k in range(now + 1)
+    ]
+    per_author = (
         select(
             inner.c.author_id,
-            inner.c.b,
+            *per_window,
             func.count().label("n"),
             func.sum(inner.c.pos).label("pos"),
             func.sum(inner.c.neg).label("neg"),
+            func.sum(case((inner.c.b == now, inner.c.eng), else_=0)).label("eng"),
         )
-        .group_by(inner.c.author_id, inner.c.b)
+        .group_by(inner.c.author_id)
+        .cte("per_author")
+    )
+    windows_active = sum(
+        (case((per_author.c[f"n{k}"] > 0, 1), else_=0) for k in range(now + 1)),
+        start=literal(0),
+    )
+    current = per_author.c[f"n{now}"]
+    loyal = (
+        select(
+            literal(1).label("kind"),
+            per_author.c.author_id.label("author_id"),
+            windows_active.label("a"),
+            current.label("b"),
+            per_author.c.n.label("c"),
+            per_author.c.pos.label("d"),
+            per_author.c.neg.label("e"),
+        )
+        .where(current > 0, windows_active >= 2)
+        .order_by(
+            per_author.c.pos.desc(),
+            windows_active.desc(),
+            per_author.c.n.desc(),
+            per_author.c.author_id,
+        )
+        .limit(TOP)
         .subquery()
     )
-    current = func.sum(case((per_window.c.b == BASELINE_WINDOWS, per_window.c.n), else_=0))
-    positive = func.sum(per_window.c.pos)
-    total = func.sum(per_window.c.n)
-    loyal_rows = (
-        await session.execute(
-            select(
-                per_window.c.author_id,
-                func.count().label("active"),
-                current.label("cur"),
-                total.label("total"),
-                positive.label("pos"),
-                func.sum(per_window.c.neg).label("neg"),
-            )
-            .group_by(per_window.c.author_id)
-            .having(current > 0, func.count() >= 2)
-            .order_by(positive.desc(), func.count().desc(), total.desc(), per_window.c.author_id)
-            .limit(TOP)
+    # Reach: the period's own window; authors join only the per-author counts.
+    reach = (
+        select(
+            literal(2).label("kind"),
+            per_author.c.author_id.label("author_id"),
+            current.label("a"),
+            per_author.c.eng.label("b"),
+            literal(0).label("c"),
+            literal(0).label("d"),
+            literal(0).label("e"),
         )
-    ).all()
-    ids = [r.author_id for r in loyal_rows]
+        .join(Author, Author.id == per_author.c.author_id)
+        .where(current > 0, Author.followers.is_not(None))
+        .order_by((current * Author.followers).desc(), Author.id)
+        .limit(TOP)
+        .subquery()
+    )
+    rows = (await session.execute(union_all(select(*loyal.c), select(*reach.c)))).all()
+    ids = {r.author_id for r in rows}
     people = {
         a.id: a for a in (await session.execute(select(Author).where(Author.id.in_(ids)))).scalars()
     }
-    return [
-        LoyalAuthor(
-            **_author_fields(people[r.author_id]),
-            windows_active=r.active,
-            mentions=int(r.cur),
-            mentions_total=int(r.total),
-            positive=int(r.pos),
-            negative=int(r.neg),
-            worth_thanking=r.pos > r.neg,
-        )
-        for r in loyal_rows
-    ]
+    loyal_rows = sorted(
+        (r for r in rows if r.kind == 1), key=lambda r: (-r.d, -r.a, -r.c, r.author_id)
+    )
+    reach_rows = sorted(
+        (r for r in rows if r.kind == 2),
+        key=lambda r: (-(r.a * (people[r.author_id].followers or 0)), r.author_id),
+    )
+    return Authors(
+        by_reach=[
+            ReachingAuthor(
+                **_author_fields(people[r.author_id]),
+                mentions=int(r.a),
+                engagement=int(r.b or 0),
+                reach=int(r.a) * (people[r.author_id].followers or 0),
+            )
+            for r in reach_rows
+        ],
+        loyal=[
+            LoyalAuthor(
+                **_author_fields(people[r.author_id]),
+                windows_active=int(r.a),
+                mentions=int(r.b),
+                mentions_total=int(r.c),
+                positive=int(r.d),
+                negative=int(r.e),
+                worth_thanking=r.d > r.e,
+            )
+            for r in loyal_rows
+        ],
+        windows=BASELINE_WINDOWS + 1,
+    )
 
 
 async def top_engaged(
     session: AsyncSession, *, start: datetime, end: datetime, filt: MentionFilter
 ) -> list[Any]:
     """The EXAMPLE_CANDIDATES most engaged mentions in [start, end), most engaged first."""
-    rows = await session.execute(
-        select(*card_columns())
-        .outerjoin(Author, Author.id == Mention.author_id)
+    # The ranking carries only the narrow columns; the wide ones (text, url, author) are
+    # fetched for the winners alone.
+    ranked = (
+        select(Mention.id.label("id"), engagement().label("e"))
         .where(*within(start, end, filt))
         .order_by(engagement().desc(), Mention.id)
         .limit(EXAMPLE_CANDIDATES)
+        .subquery()
+    )
+    rows = await session.execute(
+        select(*card_columns())
+        .join(ranked, ranked.c.id == Mention.id)
+        .outerjoin(Author, Author.id == Mention.author_id)
+        .order_by(ranked.c.e.desc(), Mention.id)
     )
     return list(rows)
 

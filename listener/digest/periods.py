@@ -45,10 +45,11 @@ class Period:
             raise PeriodError(f"{text!r} is not an ISO week; write it as 2026-W47")
         try:
             monday = date.fromisocalendar(int(match[1]), int(match[2]), 1)
-        except ValueError as exc:
+            sunday = monday + timedelta(days=6)
+        except (ValueError, OverflowError) as exc:  # 9999-W52's Sunday is past date.max
             raise PeriodError(f"{text!r}: {exc}") from exc
         zone(timezone)
-        return cls(monday, monday + timedelta(days=6), timezone, is_week=True)
+        return cls(monday, sunday, timezone, is_week=True)
 
     @classmethod
     def days(cls, first: date, last: date, timezone: str) -> Period:

@@ -51,19 +51,24 @@ async def questions_and_sla(
     filt: MentionFilter,
     now: datetime,
     target_hours: float,
-) -> tuple[Questions, Sla]:
-    """Questions asked and still waiting (with the oldest open ones), and SLA outcomes.
+) -> tuple[Questions, Sla, tuple[int, int]]:
+    """Questions asked and still waiting (with the oldest open ones), SLA outcomes, and how
+    many mentions got a first response (and how many of those within the target).
 
     SLA results are read where the queue records them (moderation.queue.sla stamps `sla_outcome`
     and `due_at` on queue items); without them the section says it is not available rather
-    than guessing. Both come from one pass over the period's queue items.
+    than guessing. All come from one pass over the period's queue items.
     """
-    is_question = has_intent("question", dialect_of(session))
+    dialect = dialect_of(session)
+    is_question = has_intent("question", dialect)
     waiting = QueueItem.status.in_(WAITING_STATUSES)
     overdue = Mention.created_at < now - timedelta(hours=target_hours)
     outcome = getattr(QueueItem, "sla_outcome", None)
     due = getattr(QueueItem, "due_at", None)
+    wait = seconds_between(QueueItem.first_response_at, Mention.created_at, dialect)
     columns = [
+        func.count(QueueItem.first_response_at),
+        _sum(wait <= target_hours * 3600),
         _sum(is_question),
         _sum(is_question & waiting),
         _sum(is_question & waiting & overdue),
@@ -83,7 +88,7 @@ async def questions_and_sla(
             .where(*within(period.start, period.end, filt))
         )
     ).one()
-    values: list[int] = [int(v) for v in counts]
+    responded, within_target, *values = [int(v) for v in counts]
     asked, still_waiting, late = values[:3]
     sla = Sla(available=False)
     if len(values) > 3:
@@ -106,7 +111,7 @@ async def questions_and_sla(
         oldest=oldest,
         status_as_of=now.isoformat(),
     )
-    return questions, sla
+    return questions, sla, (responded, within_target)
 
 
 async def _open_questions(
@@ -119,22 +124,41 @@ async def _open_questions(
 ) -> tuple[int, list[WaitingQuestion]]:
     # Questions from before the period that are still open belong in the digest too.
     conds = [Mention.created_at < end, *filt.conditions(), is_question]
-    backlog = (
-        await session.execute(
-            select(func.count())
-            .select_from(Mention)
-            .join(QueueItem, QueueItem.mention_id == Mention.id)
-            .where(*conds)
+    # One read gives both: the window count sees every matching row before the LIMIT, and
+    # only the oldest few are then joined for their text and author.
+    # PostgreSQL gathers the matching rows first (MATERIALIZED), then sorts them: otherwise the
+    # ORDER BY ... LIMIT lures its planner into walking the whole history by the created_at index.
+    matching = (
+        select(
+            Mention.id.label("id"),
+            Mention.created_at.label("created_at"),
+            QueueItem.status.label("status"),
         )
-    ).scalar_one()
-    oldest = await session.execute(
-        select(*card_columns(), QueueItem.status)
         .join(QueueItem, QueueItem.mention_id == Mention.id)
-        .outerjoin(Author, Author.id == Mention.author_id)
         .where(*conds)
-        .order_by(Mention.created_at, Mention.id)
-        .limit(OLDEST)
+        .cte("waiting_questions")
+        .prefix_with("MATERIALIZED", dialect="postgresql")
     )
+    first = (
+        select(
+            matching.c.id,
+            matching.c.created_at,
+            matching.c.status,
+            func.count().over().label("backlog"),
+        )
+        .order_by(matching.c.created_at, matching.c.id)
+        .limit(OLDEST)
+        .subquery()
+    )
+    oldest = (
+        await session.execute(
+            select(*card_columns(), first.c.status, first.c.backlog)
+            .join(first, first.c.id == Mention.id)
+            .outerjoin(Author, Author.id == Mention.author_id)
+            .order_by(first.c.created_at, first.c.id)
+        )
+    ).all()
+    backlog = int(oldest[0].backlog) if oldest else 0
     return backlog, [
         WaitingQuestion(
             **card_fields(r),
@@ -146,9 +170,17 @@ async def _open_questions(
 
 
 async def response_times(
-    session: AsyncSession, *, period: Period, filt: MentionFilter, target_hours: float
+    session: AsyncSession,
+    *,
+    period: Period,
+    filt: MentionFilter,
+    target_hours: float,
+    answered: tuple[int, int] | None = None,
 ) -> ResponseTimes:
-    """Median and p90 time to first response, and how many met the response target."""
+    """Median and p90 time to first response, and how many met the response target.
+
+    `answered` is (responded, within target) when `questions_and_sla` already counted them.
+    """
     first = (
         select(
             Mention.created_at.label("created"),
@@ -166,24 +198,31 @@ async def response_times(
     ).subquery()
     target = target_hours * 3600
     responded, met = (
-        await session.execute(
-            select(
-                func.count(),
-                func.coalesce(func.sum(case((durations.c.s <= target, 1), else_=0)), 0),
-            )
-        )
-    ).one()
-
-    async def percentile(p: float) -> float | None:
-        if not responded:
-            return None
-        rank = max(math.ceil(p * responded) - 1, 0)
-        value = (
+        answered
+        or (
             await session.execute(
-                select(durations.c.s).order_by(durations.c.s).offset(rank).limit(1)
+                select(
+                    func.count(),
+                    func.coalesce(func.sum(case((durations.c.s <= target, 1), else_=0)), 0),
+                )
             )
-        ).scalar_one()
-        return round(float(value), 1)
+        ).one()
+    )
+
+    percentiles: dict[float, float | None] = {0.5: None, 0.9: None}
+    if responded:
+        # Nearest rank; one sort of the waits serves both percentiles.
+        ranks = {p: max(math.ceil(p * responded) - 1, 0) + 1 for p in percentiles}
+        ordered = select(
+            durations.c.s, func.row_number().over(order_by=durations.c.s).label("rn")
+        ).subquery()
+        found = {
+            int(rn): float(value)
+            for rn, value in await session.execute(
+                select(ordered.c.rn, ordered.c.s).where(ordered.c.rn.in_(set(ranks.values())))
+            )
+        }
+        percentiles = {p: round(found[rank], 1) for p, rank in ranks.items()}
 
     ours = [c for c in filt.conditions()[1:]]  # the filter, without "not by us"
     our_posts = (
@@ -198,8 +237,8 @@ async def response_times(
     return ResponseTimes(
         our_posts=our_posts,
         responded=responded,
-        median_seconds=await percentile(0.5),
-        p90_seconds=await percentile(0.9),
+        median_seconds=percentiles[0.5],
+        p90_seconds=percentiles[0.9],
         target_hours=target_hours,
         within_target=met,
         missed_target=responded - met,
@@ -214,24 +253,36 @@ async def throughput(session: AsyncSession, *, period: Period, filt: MentionFilt
         AuditEntry.created_at >= period.start,
         AuditEntry.created_at < period.end,
     ]
-    base = select(AuditEntry.id).where(*conds)
-    if filt.conditions():
-        base = base.join(Mention, Mention.id == AuditEntry.mention_id).where(*filt.conditions())
-    ids = base.subquery()
-    status = AuditEntry.after["status"].as_string()
-    by_status = {
-        s or "unknown": n
-        for s, n in await session.execute(
-            select(status, func.count()).where(AuditEntry.id.in_(select(ids.c.id))).group_by(status)
-        )
-    }
-    people = await session.execute(
-        select(AuditEntry.actor, func.count().label("n"))
-        .where(AuditEntry.id.in_(select(ids.c.id)))
-        .group_by(AuditEntry.actor)
-        .order_by(func.count().desc(), AuditEntry.actor)
+    # Whether the changed mention passes the filter is looked up per entry, by its primary
+    # key: a join let the planner read every mention ever stored to match a few thousand
+    # entries. (A scalar subquery, unlike EXISTS, is not turned into such a join.)
+    passes = (
+        select(func.count())
+        .select_from(Mention)
+        .where(Mention.id == AuditEntry.mention_id, *filt.conditions())
+        .scalar_subquery()
     )
-    by_person = [PersonActions(actor=actor, actions=n) for actor, n in people]
+    ids = select(AuditEntry.id).where(*conds, passes > 0).subquery()
+    status = AuditEntry.after["status"].as_string()
+    # One read: counts per (status, person); each person's total orders the people, in SQL so
+    # names sort by the database's collation as before.
+    pairs = (
+        select(status.label("status"), AuditEntry.actor.label("actor"), func.count().label("n"))
+        .where(AuditEntry.id.in_(select(ids.c.id)))
+        .group_by(status, AuditEntry.actor)
+        .subquery()
+    )
+    per_person = func.sum(pairs.c.n).over(partition_by=pairs.c.actor)
+    by_status: dict[str, int] = {}
+    people: dict[str, int] = {}
+    for s, actor, n, total in await session.execute(
+        select(pairs.c.status, pairs.c.actor, pairs.c.n, per_person).order_by(
+            per_person.desc(), pairs.c.actor
+        )
+    ):
+        by_status[s or "unknown"] = by_status.get(s or "unknown", 0) + int(n)
+        people[actor] = int(total)
+    by_person = [PersonActions(actor=actor, actions=n) for actor, n in people.items()]
     return Throughput(
         actions=sum(by_status.values()),
         by_status=dict(sorted(by_status.items())),

@@ -15,9 +15,11 @@ Public API (imported lazily, so ``import listener.nlp`` does not load spaCy):
   ``str``) in input order; texts are grouped by language and run through ``nlp.pipe``.
   ``TagInput(text, id=None, language=None)``: ``language`` is the platform's own language
   field and always wins over detection.
-- ``Tagger.warm_up()`` builds all pipelines and the detector at worker start-up (about a
-  second); a Tagger is meant for one thread at a time (e.g. behind ``asyncio.to_thread``
-  with a lock), like any spaCy pipeline.
+- ``Tagger.warm_up(languages=None, detector=True)`` builds pipelines (default: all) and
+  the detector now rather than on first use; a worker builds English and Dutch only and
+  leaves the detector (about 190 MiB) to the first text without a language. A Tagger is
+  meant for one thread at a time (e.g. behind ``asyncio.to_thread`` with a lock), like any
+  spaCy pipeline.
 - ``TagResult``: ``id``, ``language`` ("und" when unsure), ``language_confidence``,
   ``sentiment_label`` ("positive" | "neutral" | "negative" | None when the language has no
   sentiment model), ``sentiment_score`` in [-1, 1] or None, ``intents`` (subset of
@@ -41,8 +43,12 @@ spaCy factories (usable from any pipeline once the package's ``spacy_factories``
 points are installed): ``luister_language``, ``luister_sentiment``, ``luister_intent``,
 ``luister_topics``. They read and write ``Doc._`` attributes listed in
 ``listener.nlp.extensions`` (``platform_language``, ``language``, ``sentiment_label`` ...).
-The CLI group is ``api.cli.nlp:app`` (``tag`` and ``evaluate``); it imports spaCy
-only inside its commands, so mounting it keeps ``luister --help`` fast.
+The CLI group is ``api.cli.nlp:app``; ``tag`` and ``evaluate`` live in ``api.cli.nlp_text``,
+which ``luister nlp tag`` starts without the database side, and they import spaCy only inside
+the commands, so ``luister --help`` stays fast.
+
+Ingest tags through ``store.start_tagging``: the batch is tagged in a worker thread while
+ingest links the authors on the database, and the event loop never runs spaCy itself.
 
 Long-running workers: spaCy's vocabulary (StringStore) grows with every new word it sees;
 the module caches here are bounded, the StringStore is not.

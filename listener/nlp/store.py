@@ -9,6 +9,8 @@ something is actually tagged, so importing `listener.sources.ingest` stays cheap
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import gc
 import hashlib
 import json
 import logging
@@ -145,12 +147,35 @@ async def load_tagging_state(session: AsyncSession) -> TaggingState:
     return TaggingState(settings=settings, topic_ids={t.name: t.id for t in topics})
 
 
+#: Languages whose pipelines a worker builds at start-up: the ones with sentiment lexicons.
+WARM_LANGUAGES = ("en", "nl")
+
+
 async def warm_up_tagger(session: AsyncSession) -> None:
-    """Build the tagger for today's taxonomy and models now (worker start-up), not mid-batch."""
+    """Build the tagger for today's taxonomy and models at worker start-up, not mid-batch.
+
+    Only the English and Dutch pipelines (of those configured) are built; other languages
+    and the language detector load when a text first needs them, in the tagging thread, so
+    a worker whose platforms give every post's language never holds lingua's models.
+    """
     from listener.nlp.tagger import get_tagger
 
     state = await load_tagging_state(session)
-    await asyncio.to_thread(get_tagger(state.settings).warm_up)
+    configured = state.settings.languages
+    languages = [code for code in configured if code in WARM_LANGUAGES] or list(configured[:1])
+    tagger = get_tagger(state.settings)
+    await asyncio.to_thread(tagger.warm_up, languages, detector=False)
+    release_free_memory()
+
+
+def release_free_memory() -> None:
+    """Collect garbage and hand freed heap pages back to the system (glibc only)."""
+    gc.collect()
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:  # not glibc: nothing to trim
+        return
+    libc.malloc_trim(0)
 
 
 async def tag_inputs(state: TaggingState, inputs: Sequence[TagInput]) -> list[TagResult]:
@@ -200,33 +225,91 @@ class BatchTags:
     links: dict[MentionKey, list[tuple[int, list[dict[str, Any]]]]] = field(default_factory=dict)
 
 
+#: (topic id, matched spans) per topic a text was found to be about.
+TopicLinksFound = list[tuple[int, list[dict[str, Any]]]]
+
+
+@dataclass
+class TaggingJob:
+    """Tags for a batch being computed in a worker thread while ingest does its database work."""
+
+    state: TaggingState
+    keys: list[MentionKey]
+    future: asyncio.Future[list[tuple[dict[str, Any], TopicLinksFound]]]
+    corrected: Mapping[int, Any]
+    known: Mapping[MentionKey, tuple[int, str]]
+
+    async def result(self) -> BatchTags:
+        """Wait for the tags; staff corrections are put on top here, on the event loop."""
+        tagged = await self.future
+        tags = BatchTags()
+        topic_ids = dict(self.state.topic_ids)
+        for key, (columns, links) in zip(self.keys, tagged, strict=True):
+            mention_id = self.known[key][0] if key in self.known else None
+            if mention_id is not None and mention_id in self.corrected:
+                columns, links = overlay_corrections(
+                    columns, links, self.corrected[mention_id], topic_ids
+                )
+            tags.columns[key], tags.links[key] = columns, links
+        return tags
+
+    def abandon(self) -> None:
+        """The batch failed before its tags were needed: drop them (the thread just ends)."""
+        self.future.cancel()
+
+
+def tag_columns_and_links(
+    state: TaggingState, inputs: Sequence[TagInput]
+) -> list[tuple[dict[str, Any], TopicLinksFound]]:
+    """Tag `inputs` and turn each result into mention columns and topic links (any thread)."""
+    from listener.nlp.language import normalize_language_code
+    from listener.nlp.tagger import get_tagger
+
+    metrics.TAGGED_TEXTS.inc(len(inputs))
+    with metrics.TAGGING_SECONDS.time():
+        results = get_tagger(state.settings).tag_texts(inputs)
+    return [
+        (
+            mention_columns(
+                state, result, from_platform=normalize_language_code(item.language) is not None
+            ),
+            topic_links(state, result),
+        )
+        for item, result in zip(inputs, results, strict=True)
+    ]
+
+
+async def start_tagging(
+    session: AsyncSession,
+    pending: Mapping[MentionKey, tuple[MentionIn, str]],
+    known: Mapping[MentionKey, tuple[int, str]],
+) -> TaggingJob:
+    """Read what tagging needs from the database, then tag in a worker thread.
+
+    The caller goes on with its own database work (authors, say) while spaCy runs, and
+    awaits `TaggingJob.result()` when it needs the tags. Only the session is used here,
+    before the thread starts; the thread touches no database.
+    """
+    from listener.nlp.tagger import TagInput
+
+    state = await load_tagging_state(session)
+    keys = list(pending)
+    inputs = [TagInput(text=pending[k][0].text, language=pending[k][0].language) for k in keys]
+    corrected = await latest_corrections(
+        session, mention_ids=[known[k][0] for k in keys if k in known]
+    )
+    future = asyncio.ensure_future(asyncio.to_thread(tag_columns_and_links, state, inputs))
+    return TaggingJob(state=state, keys=keys, future=future, corrected=corrected, known=known)
+
+
 async def tag_pending(
     session: AsyncSession,
     pending: Mapping[MentionKey, tuple[MentionIn, str]],
     known: Mapping[MentionKey, tuple[int, str]],
 ) -> BatchTags:
     """Tag what ingest is about to store (keyed like its `pending`); corrections stay on top."""
-    from listener.nlp.language import normalize_language_code
-    from listener.nlp.tagger import TagInput
-
-    state = await load_tagging_state(session)
-    keys = list(pending)
-    inputs = [TagInput(text=pending[k][0].text, language=pending[k][0].language) for k in keys]
-    results = await tag_inputs(state, inputs)
-    corrected = await latest_corrections(
-        session, mention_ids=[known[k][0] for k in keys if k in known]
-    )
-    tags = BatchTags()
-    for key, item, result in zip(keys, inputs, results, strict=True):
-        from_platform = normalize_language_code(item.language) is not None
-        columns = mention_columns(state, result, from_platform=from_platform)
-        links = topic_links(state, result)
-        if key in known and known[key][0] in corrected:
-            columns, links = overlay_corrections(
-                columns, links, corrected[known[key][0]], dict(state.topic_ids)
-            )
-        tags.columns[key], tags.links[key] = columns, links
-    return tags
+    job = await start_tagging(session, pending, known)
+    return await job.result()
 
 
 async def store_ingested_tags(

@@ -204,11 +204,21 @@ class Tagger:
             self._pipelines[key] = build_pipeline(key, self.settings)
         return self._pipelines[key]
 
-    def warm_up(self) -> None:
-        """Build every configured pipeline and the language detector now, not on first use."""
-        for language in (*self.settings.languages, UNDETERMINED):
+    def warm_up(self, languages: Iterable[str] | None = None, *, detector: bool = True) -> None:
+        """Build pipelines (default: every configured one) and the detector now, not on first use.
+
+        A worker that wants to stay small builds only the languages it mostly sees and leaves
+        the detector (about 190 MiB for five languages) to the first text without a language.
+        """
+        chosen = (*self.settings.languages, UNDETERMINED) if languages is None else languages
+        for language in chosen:
             self.pipeline(language)
-        self.guesser.detect("warm up the language detector")
+        # One text per language loads what the components load on first use (the lexicons).
+        self.tag_texts(
+            [TagInput("warm up", language=code) for code in chosen if code != UNDETERMINED]
+        )
+        if detector:
+            self.guesser.detect("warm up the language detector")
 
     def tag_texts(self, items: Iterable[TagInput | str]) -> list[TagResult]:
         """Tag many texts (in input order), grouping them by language for nlp.pipe."""

@@ -10,14 +10,16 @@ cleaned, bounded copy, so the poison that got an item refused cannot refuse its 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select, update
+from sqlalchemy import String, func, literal, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,8 +27,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from connectors.items import MentionIn, storable_json, storable_text
 from listener import metrics
 from listener.kit import describe_validation_error
+from listener.kit.folding import folded_text
 from listener.models import Author, Mention, QuarantinedItem, QueueItem, Source, utcnow
-from listener.nlp.store import BatchTags, store_ingested_tags, tag_pending
+from listener.nlp.store import BatchTags, start_tagging, store_ingested_tags
 from listener.reactions import mentions_changed
 
 
@@ -85,6 +88,22 @@ def mention_fingerprint(item: MentionIn) -> str:
         author,
     ]
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
+
+
+def _among(session: AsyncSession, stmt: Any, column: Any, values: Iterable[str]) -> Any:
+    """`stmt` narrowed to the rows whose `column` is one of `values`.
+
+    On PostgreSQL the values travel as one array parameter, joined as a table (`unnest`): one
+    statement text whatever the batch size, and a plan that probes the column's index once
+    per value. (`column = ANY(array)` under a generic plan compares every row it scans with
+    the whole array; `IN (...)` makes a new statement for every count of values.)
+    """
+    values = sorted(values)
+    if session.get_bind().dialect.name == "postgresql":
+        array = literal(values, postgresql.ARRAY(String))
+        wanted = func.unnest(array).table_valued("value").render_derived()
+        return stmt.join(wanted, column == wanted.c.value)
+    return stmt.where(column.in_(values))
 
 
 def _insert(session: AsyncSession, table: Any) -> Any:
@@ -165,22 +184,24 @@ async def _author_ids(
             }
     ids: dict[tuple[str, str], int] = {}
     changed: list[dict[str, Any]] = []
-    by_platform: dict[str, list[str]] = {}
-    for platform, platform_id in wanted:
-        by_platform.setdefault(platform, []).append(platform_id)
-    for platform, platform_ids in by_platform.items():
+    if wanted:
+        # One round trip for the whole batch, whatever the platforms; pairs are matched here.
+        stmt = select(
+            Author.id,
+            Author.platform,
+            Author.platform_id,
+            Author.handle,
+            Author.display_name,
+            Author.profile_url,
+            Author.followers,
+        ).where(Author.platform.in_(sorted({platform for platform, _ in wanted})))
         rows = await session.execute(
-            select(
-                Author.id,
-                Author.platform_id,
-                Author.handle,
-                Author.display_name,
-                Author.profile_url,
-                Author.followers,
-            ).where(Author.platform == platform, Author.platform_id.in_(platform_ids))
+            _among(session, stmt, Author.platform_id, {pid for _, pid in wanted})
         )
         for row in rows:
-            key = (platform, row.platform_id)
+            key = (row.platform, row.platform_id)
+            if key not in wanted:
+                continue
             ids[key] = row.id
             fresh = wanted[key]
             known = (row.handle, row.display_name, row.profile_url, row.followers)
@@ -200,7 +221,9 @@ async def _author_ids(
             set_={"last_seen_at": stmt.excluded.last_seen_at},
         ).returning(Author.id, Author.platform, Author.platform_id)
         now = utcnow()
-        rows = await session.execute(
+        # Core, not the ORM's bulk path: the same statement, without per-row ORM bookkeeping.
+        conn = await session.connection()
+        rows = await conn.execute(
             stmt, [{**values, "first_seen_at": now, "last_seen_at": now} for values in missing]
         )
         for row in rows:
@@ -221,7 +244,14 @@ def _keep_known(fresh: dict[str, Any], row: Any) -> dict[str, Any]:
     }
 
 
-def _mention_values(item: MentionIn, *, source_id: int, author_id: int | None) -> dict[str, Any]:
+def _mention_values(
+    item: MentionIn,
+    *,
+    source_id: int,
+    author_id: int | None,
+    fingerprint: str | None = None,
+    folded: str | None = None,
+) -> dict[str, Any]:
     engagement = item.engagement
     return {
         "source_id": source_id,
@@ -230,6 +260,7 @@ def _mention_values(item: MentionIn, *, source_id: int, author_id: int | None) -
         "author_id": author_id,
         "url": str(item.url) if item.url else None,
         "text": item.text,
+        "folded_text": folded if folded is not None else folded_text(item.text),
         "html": item.html,
         "language": item.language,
         "created_at": item.created_at,
@@ -241,7 +272,7 @@ def _mention_values(item: MentionIn, *, source_id: int, author_id: int | None) -
         "score": engagement.score,
         "views": engagement.views,
         "raw": item.raw,
-        "fingerprint": mention_fingerprint(item),
+        "fingerprint": fingerprint or mention_fingerprint(item),
     }
 
 
@@ -369,6 +400,13 @@ async def _store_batch(
     """Store validated items: upsert mentions, authors and tags, then run the reactions."""
     report = IngestReport()
     source_ids: dict[str, int] = {}
+    if source_id is None and session.get_bind().dialect.name == "postgresql":
+        # The batch's sources in one round trip. Not on SQLite: there a transaction that reads
+        # before it writes cannot wait for a concurrent writer, so its first statement stays
+        # source_for_name's INSERT, which takes the write lock.
+        names = {item.source or f"{item.platform}-import" for _, item in valid}
+        rows = await session.execute(select(Source.name, Source.id).where(Source.name.in_(names)))
+        source_ids.update({name: sid for name, sid in rows})
     # Later copies of the same post in one batch win; earlier ones count as unchanged.
     keyed: dict[tuple[int, str], MentionIn] = {}
     first_source: dict[tuple[str, str], int] = {}  # platform-wide ids: the first source keeps it
@@ -386,18 +424,31 @@ async def _store_batch(
             report.unchanged += 1
         keyed[(sid, item.external_id)] = item
 
-    known = await _known_mentions(session, keyed)
+    # The hashing and folding run in a worker thread while this task waits on the database
+    # for the stored copies and the authors, so the two overlap instead of adding up.
+    hashing = _in_thread(lambda: [mention_fingerprint(item) for item in keyed.values()], len(keyed))
+    try:
+        known = await _known_mentions(session, keyed)
+    except BaseException:
+        hashing.cancel()
+        raise
     pending: dict[tuple[int, str], tuple[MentionIn, str]] = {}
-    for key, item in keyed.items():
-        fingerprint = mention_fingerprint(item)
+    for (key, item), fingerprint in zip(keyed.items(), await hashing, strict=True):
         if key in known and known[key][1] in (fingerprint, GONE_AT_SOURCE):
             report.unchanged += 1  # the fast path of a re-poll: nothing to write
         else:
             pending[key] = (item, fingerprint)
     if pending:
-        author_ids = await _author_ids(session, [item for item, _ in pending.values()])
-        tags = await tag_pending(session, pending, known) if tag else None
-        await _store_mentions(session, pending, known, author_ids, report, tags)
+        folding = _in_thread(
+            lambda: [folded_text(item.text) for item, _ in pending.values()], len(pending)
+        )
+        try:
+            author_ids, tags = await _authors_and_tags(session, pending, known, tag=tag)
+        except BaseException:
+            folding.cancel()
+            raise
+        folded = dict(zip(pending, await folding, strict=True))
+        await _store_mentions(session, pending, known, author_ids, report, tags, folded)
         if tags is not None:
             await store_ingested_tags(session, tags, known=known, new_ids=report.new_mention_ids)
         # Registered reactions (priority, snooze wake-ups) see the batch in this transaction.
@@ -405,6 +456,35 @@ async def _store_batch(
             session, new_ids=report.new_mention_ids, updated_ids=report.updated_mention_ids
         )
     return report
+
+
+def _in_thread(work: Callable[[], list[str]], size: int) -> asyncio.Future[list[str]]:
+    """Start `work` in a worker thread now (done at once when `size` is small): await it."""
+    if size < COPY_FROM:  # a thread would cost more than it saves
+        done: asyncio.Future[list[str]] = asyncio.get_running_loop().create_future()
+        done.set_result(work())
+        return done
+    return asyncio.ensure_future(asyncio.to_thread(work))
+
+
+async def _authors_and_tags(
+    session: AsyncSession,
+    pending: dict[tuple[int, str], tuple[MentionIn, str]],
+    known: dict[tuple[int, str], tuple[int, str]],
+    *,
+    tag: bool,
+) -> tuple[dict[tuple[str, str], int], BatchTags | None]:
+    """Link the authors while the batch is tagged in a worker thread; return both."""
+    # spaCy runs in its thread while this task waits on the database for the authors, so
+    # the two overlap instead of adding up, and the event loop never runs the NLP itself.
+    job = await start_tagging(session, pending, known) if tag else None
+    try:
+        author_ids = await _author_ids(session, [item for item, _ in pending.values()])
+    except BaseException:
+        if job is not None:
+            job.abandon()
+        raise
+    return author_ids, (await job.result() if job is not None else None)
 
 
 # Platforms whose ids are unique platform-wide (status URIs, at:// URIs, fullnames, HN ids):
@@ -426,31 +506,32 @@ async def _known_mentions(
 ) -> dict[tuple[int, str], tuple[int, str]]:
     """Id and fingerprint of the stored mentions among `keyed` (across sources where ids are
     platform-wide)."""
-    by_source: dict[int, list[str]] = {}
+    by_source: dict[int, set[str]] = {}
     by_platform: dict[str, dict[str, list[int]]] = {}
     for (sid, external_id), item in keyed.items():
         if item.platform in GLOBAL_ID_PLATFORMS:
             by_platform.setdefault(item.platform, {}).setdefault(external_id, []).append(sid)
         else:
-            by_source.setdefault(sid, []).append(external_id)
+            by_source.setdefault(sid, set()).add(external_id)
     known: dict[tuple[int, str], tuple[int, str]] = {}
-    for sid, external_ids in by_source.items():
-        rows = await session.execute(
-            select(
-                Mention.id, Mention.external_id, Mention.fingerprint, Mention.deleted_at_source
-            ).where(Mention.source_id == sid, Mention.external_id.in_(external_ids))
-        )
-        for row in rows:
-            known[(sid, row.external_id)] = (row.id, _fingerprint(row))
-    for platform, sources_by_id in by_platform.items():
-        rows = await session.execute(
-            select(Mention.id, Mention.external_id, Mention.fingerprint, Mention.deleted_at_source)
-            .where(Mention.platform == platform, Mention.external_id.in_(list(sources_by_id)))
-            .order_by(Mention.id)
-        )
-        for row in rows:
-            for sid in sources_by_id[row.external_id]:
-                known.setdefault((sid, row.external_id), (row.id, _fingerprint(row)))
+    # One round trip per batch: every stored mention with one of these ids, in id order (the
+    # first stored copy of a platform-wide id wins), matched to the batch's keys here.
+    stmt = select(
+        Mention.id,
+        Mention.source_id,
+        Mention.platform,
+        Mention.external_id,
+        Mention.fingerprint,
+        Mention.deleted_at_source,
+    ).order_by(Mention.id)
+    rows = await session.execute(
+        _among(session, stmt, Mention.external_id, {eid for _, eid in keyed})
+    )
+    for row in rows:
+        if row.external_id in by_source.get(row.source_id, ()):
+            known[(row.source_id, row.external_id)] = (row.id, _fingerprint(row))
+        for sid in by_platform.get(row.platform, {}).get(row.external_id, ()):
+            known.setdefault((sid, row.external_id), (row.id, _fingerprint(row)))
     return known
 
 
@@ -461,6 +542,7 @@ async def _store_mentions(
     author_ids: dict[tuple[str, str], int],
     report: IngestReport,
     tags: BatchTags | None = None,
+    folded: Mapping[tuple[int, str], str] | None = None,
 ) -> None:
     """Insert the new mentions (and their queue items) and update the changed ones."""
     fresh: list[dict[str, Any]] = []
@@ -469,8 +551,7 @@ async def _store_mentions(
     for (sid, external_id), (item, fingerprint) in pending.items():
         author = item.author
         author_id = author_ids.get((item.platform, author.platform_id)) if author else None
-        values = _mention_values(item, source_id=sid, author_id=author_id)
-        values["fingerprint"] = fingerprint
+        values = _mention_values(item, source_id=sid, author_id=author_id, fingerprint=fingerprint)
         if tags is not None:
             values.update(tags.columns[(sid, external_id)])
         if (sid, external_id) in known:
@@ -486,16 +567,112 @@ async def _store_mentions(
         report.updated += len(changed)
         report.updated_mention_ids += [values["id"] for values in changed]
     if fresh:
-        stmt = _insert(session, Mention).on_conflict_do_nothing(
-            index_elements=["source_id", "external_id"]
-        )
-        rows = (await session.execute(stmt.returning(Mention.id), fresh)).scalars().all()
+        rows = await _copy_new_mentions(session, fresh, now)
+        if rows is None:
+            rows = await _insert_new_mentions(session, fresh, now)
         # A concurrent ingest may have stored some first; those count as unchanged here.
         report.new += len(rows)
         report.unchanged += len(fresh) - len(rows)
         report.new_mention_ids += rows
-        if rows:
-            await session.execute(
-                _insert(session, QueueItem),
-                [{"mention_id": mid, "status_changed_at": now, "updated_at": now} for mid in rows],
+
+
+async def _insert_new_mentions(
+    session: AsyncSession, fresh: list[dict[str, Any]], now: datetime
+) -> list[int]:
+    """INSERT … ON CONFLICT DO NOTHING the new mentions and queue their items; the new ids."""
+    stmt = _insert(session, Mention).on_conflict_do_nothing(
+        index_elements=["source_id", "external_id"]
+    )
+    conn = await session.connection()  # Core: see _author_ids
+    rows = list((await conn.execute(stmt.returning(Mention.id), fresh)).scalars().all())
+    if rows:
+        await conn.execute(
+            _insert(session, QueueItem),
+            [{"mention_id": mid, "status_changed_at": now, "updated_at": now} for mid in rows],
+        )
+    return rows
+
+
+#: From this many new mentions in a batch, PostgreSQL gets them (and their queue items) by COPY.
+COPY_FROM = 64
+
+
+async def _copy_new_mentions(
+    session: AsyncSession, fresh: list[dict[str, Any]], now: datetime
+) -> list[int] | None:
+    """On PostgreSQL, COPY a large batch of new mentions and their queue items: the new ids.
+
+    COPY is the fast path only. It cannot skip a row a concurrent ingest stored first, so any
+    failure (that race, a value the database refuses) rolls back to a savepoint and returns
+    None: the caller then runs the INSERT … ON CONFLICT path, which counts, skips or reports
+    exactly as before. None as well where COPY does not apply (SQLite, small batches).
+    """
+    if len(fresh) < COPY_FROM or session.get_bind().dialect.name != "postgresql":
+        return None
+    conn = await session.connection()
+    dialect = conn.dialect
+    try:
+        async with session.begin_nested():
+            ids = sorted(
+                (
+                    await conn.execute(
+                        text(
+                            "SELECT nextval(pg_get_serial_sequence('mentions', 'id')) "
+                            "FROM generate_series(1, :n)"
+                        ),
+                        {"n": len(fresh)},
+                    )
+                ).scalars()
             )
+            driver = (await conn.get_raw_connection()).driver_connection
+            assert driver is not None
+            mention_rows = [{**values, "id": mid} for values, mid in zip(fresh, ids, strict=True)]
+            await _copy_rows(driver, Mention.__table__, mention_rows, dialect)
+            queue_rows = [
+                {"mention_id": mid, "status_changed_at": now, "updated_at": now} for mid in ids
+            ]
+            await _copy_rows(driver, QueueItem.__table__, queue_rows, dialect)
+    except Exception:
+        return None
+    return ids
+
+
+async def _copy_rows(driver: Any, table: Any, rows: list[dict[str, Any]], dialect: Any) -> None:
+    """COPY `rows` into `table`: given values and Python-side defaults, bound as Core binds them."""
+    given = list(rows[0])
+    # Columns the rows leave out get their Python-side default, as Core's INSERT would give.
+    defaults = {
+        column.name: column.default
+        for column in table.columns
+        if column.name not in given and column.default is not None
+    }
+    names = given + list(defaults)
+    columns: list[list[Any]] = [[row[name] for row in rows] for name in given]
+    columns += [
+        [default.arg(None) if default.is_callable else default.arg] * len(rows)
+        for default in defaults.values()
+    ]
+    for name, values in zip(names, columns, strict=True):
+        process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        if process is not None:
+            values[:] = _bound(process, values)
+    await driver.copy_records_to_table(
+        table.name, records=list(zip(*columns, strict=True)), columns=names
+    )
+
+
+def _bound(process: Any, values: list[Any]) -> list[Any]:
+    # One conversion per distinct value: a batch shares its timestamps and most of its nulls.
+    seen: dict[Any, Any] = {}
+    bound: list[Any] = []
+    for value in values:
+        if value is None:
+            bound.append(None)
+            continue
+        try:
+            if value not in seen:
+                seen[value] = process(value)
+            bound.append(seen[value])
+        except TypeError:  # unhashable (a JSON list or object)
+            bound.append(process(value))
+    return bound

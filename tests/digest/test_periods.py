@@ -88,3 +88,9 @@ def test_the_schedule_day_and_hour_are_settings() -> None:
     week = due_week(datetime(2026, 11, 27, 22, 30, tzinfo=UTC), settings=friday)  # 17:30 EST
     assert week is not None and week.label == "2026-W47"
     assert week.start == datetime(2026, 11, 16, 5, tzinfo=UTC)
+
+
+def test_a_week_at_the_end_of_the_calendar_is_refused_not_a_crash() -> None:
+    # 9999-W52 runs into year 10000, past what a date can hold.
+    with pytest.raises(PeriodError, match="9999-W52"):
+        Period.week("9999-W52", "Europe/Amsterdam")
