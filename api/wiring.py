@@ -20,6 +20,8 @@ from listener.reactions import Reactions
 from listener.settings import Settings
 from listener.sources.tasks import poll_source_job, recheck_sources_job, sweep_due_sources
 from listener.webhooks.tasks import deliver_webhooks, purge_events_job
+from moderation.incidents import reactions as incidents
+from moderation.incidents.tasks import detect_incidents_job
 from moderation.outbox import followup
 from moderation.outbox.tasks import follow_threads_job, send_outbox_job, sweep_outbox
 from moderation.privacy import reactions as privacy
@@ -42,6 +44,8 @@ def build_reactions(settings: Settings) -> Reactions:
             (followup.HOOK_NAME, followup.followup_reaction(settings)),
             # Our own posts leave the queue and answer what they reply to, before rescoring.
             (own.HOOK_NAME, own.own_voice_reaction(settings)),
+            # A reply under a member of an open incident joins it (moderation.incidents).
+            (incidents.HOOK_NAME, incidents.join_open_incidents),
             (triage.HOOK_NAME, triage.triage_reaction(settings)),
             (events.CREATED_PAYLOAD_HOOK, events.mention_created_payload_reaction),
         )
@@ -98,6 +102,14 @@ JOBS = JobList(
         ),
         Periodic(
             purge_events_job, minute=frozenset({23}), second=frozenset({45}), at_least_seconds=300
+        ),
+        # Incidents: bursts grouped, new members joining open ones; every 5 minutes.
+        Periodic(
+            detect_incidents_job,
+            minute=frozenset(range(2, 60, 5)),
+            second=frozenset({55}),
+            run_at_startup=True,
+            at_least_seconds=120,
         ),
         # Triage: snooze wake-ups, drifting priorities, stale viewers, orphaned bulk jobs.
         Periodic(

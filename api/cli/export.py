@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from api.cli.common import EXIT_FAILED, err, fail, load_settings, run, stdout_is_tty, wired_sessions
 from listener.kit.datetimes import to_instant
 from listener.models import Status
+from listener.query import QuerySyntaxError, parse
 from moderation.queue import export as exporting
 from moderation.queue.listing import MentionFilter
 
@@ -67,10 +68,18 @@ def export(
     until: Annotated[datetime | None, typer.Option(help="Posted before")] = None,
     text: Annotated[str | None, typer.Option(help="Text contains")] = None,
     search: Annotated[str | None, typer.Option(help="Full-text search")] = None,
+    query: Annotated[
+        str | None, typer.Option(help="A query (docs/QUERY.md), e.g. 'storing* lang:nl -test'")
+    ] = None,
     min_priority: Annotated[int | None, typer.Option(min=0, max=100)] = None,
     breached: Annotated[bool, typer.Option("--breached")] = False,
 ) -> None:
     """Export mentions by any queue filter; jsonl is what `luister import` reads back."""
+    if query is not None:
+        try:
+            parse(query, field="--query")
+        except QuerySyntaxError as exc:
+            fail(exc.detail)
     settings = load_settings()
     anon = None
     if key_env is not None and not pseudonymise:
@@ -102,6 +111,7 @@ def export(
         until=_instant(until, "until"),
         text=text,
         search=search,
+        query=query,
         min_priority=min_priority,
         breached=breached,
     )

@@ -14,9 +14,11 @@ from api.cli.common import EXIT_FAILED, err, fail, in_session, load_settings, ru
 from connectors.http import FetchError, describe_error
 from connectors.registry import UnknownKind, get_connector, list_kinds
 from listener.kit.http import make_client
+from listener.models import Source
+from listener.settings import Settings
 from listener.sources import service
 from listener.sources.credentials import masked_config
-from listener.sources.polling import PollOutcome, poll_source
+from listener.sources.polling import PollOutcome, kept_items, poll_source
 
 sources_app = typer.Typer(help="Manage what Luister listens to.", no_args_is_help=True)
 
@@ -134,6 +136,7 @@ def list_(
                         "name": s.name,
                         "state": state,
                         "config": masked_config(s.config),
+                        "keep": s.keep_query,
                         "mentions": status.mentions,
                         "last_error": s.last_error,
                         "paused_reason": s.paused_reason,
@@ -143,7 +146,10 @@ def list_(
             )
         else:
             problem = s.paused_reason or s.last_error or ""
-            print(f"{s.id}\t{s.kind}\t{s.name}\t{state}\t{status.mentions} mentions\t{problem}")
+            keep = f"\tkeep: {s.keep_query}" if s.keep_query else ""
+            print(
+                f"{s.id}\t{s.kind}\t{s.name}\t{state}\t{status.mentions} mentions\t{problem}{keep}"
+            )
 
 
 def _print_outcome(outcome: PollOutcome) -> None:
@@ -163,15 +169,16 @@ def _print_outcome(outcome: PollOutcome) -> None:
 @sources_app.command("poll")
 def poll(source_id: int) -> None:
     """Poll a source now, even if it is not due or is paused, and print the counts."""
-    settings = load_settings()
+    from api.sandbox.demo import attached
 
-    async def _poll() -> PollOutcome:
+    async def _poll(settings: Settings) -> PollOutcome:
         async with wired_sessions(settings) as sessions, make_client(settings) as client:
             return await poll_source(
                 sessions, source_id=source_id, settings=settings, client=client, force=True
             )
 
-    _print_outcome(run(_poll()))
+    with attached(load_settings()) as settings:  # the demo's sandbox, if this is its database
+        _print_outcome(run(_poll(settings)))
 
 
 @sources_app.command("test")
@@ -180,10 +187,15 @@ def test(
     url: Annotated[str, typer.Option("--url", help="The feed, instance or site URL")],
     set_: SetOption = None,
 ) -> None:
-    """Fetch once through the guarded client and print the items as JSON lines; stores nothing."""
+    """Fetch once through the guarded client and print the items as JSON lines; stores nothing.
+
+    With a keep-filter (`--set keep='…'`) only the items it keeps are printed, and the count
+    says how many of the fetched items a poll would store.
+    """
     config = _config(kind, url, set_)
     try:
-        model = service.validate_config(kind, config)
+        connector_config, keep, _ = service.split_keep(config)
+        model = service.validate_config(kind, connector_config)
     except service.SourceError as exc:
         fail(str(exc))
     settings = load_settings()
@@ -198,11 +210,20 @@ def test(
         fail(describe_error(exc))
     except Exception as exc:  # a dry run reports, it never dumps a traceback
         fail(describe_error(exc), EXIT_FAILED)
-    for item in result.items:
+    # The source the poll would see, unsaved: its keep-filter, and the name `source:` matches.
+    draft = Source(kind=kind, name=_default_name(kind, url, connector_config), keep_query=keep)
+    kept = kept_items(draft, list(result.items))
+    for item in kept:
         print(item.model_dump_json())
     for rejected in result.rejected:
         err.print(f"rejected item {rejected.external_id or '?'}: {rejected.reason}", markup=False)
-    err.print(f"{len(result.items)} items, {len(result.rejected)} rejected")
+    if keep is None:
+        err.print(f"{len(result.items)} items, {len(result.rejected)} rejected")
+    else:
+        err.print(
+            f"{len(result.items)} items, {len(kept)} kept by the keep-filter, "
+            f"{len(result.rejected)} rejected"
+        )
 
 
 def _set_state(source_id: int, *, paused: str | None) -> None:

@@ -321,6 +321,26 @@ class AlertsSection(_Section):
     items: list[AlertItem]
 
 
+class IncidentItem(_Section):
+    """A burst of similar mentions grouped as one incident (moderation.incidents)."""
+
+    id: int
+    title: str
+    status: str
+    started_at: str
+    peak_at: str
+    ended_at: str
+    mention_count: int
+    author_count: int
+
+
+class IncidentsSection(_Section):
+    """Incidents that ran in the period, biggest first (at most 10 listed)."""
+
+    count: int
+    items: list[IncidentItem]
+
+
 class Note(_Section):
     """Something the reader should know about missing or estimated numbers."""
 
@@ -350,5 +370,6 @@ class DigestDocument(_Section):
     throughput: Throughput
     alerts: AlertsSection
     notes: list[Note] = Field(default_factory=list)
+    incidents: IncidentsSection | None = _optional_key()
 
     model_config = ConfigDict(extra="ignore", validate_by_name=True, serialize_by_alias=True)

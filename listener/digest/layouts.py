@@ -166,6 +166,14 @@ MARKDOWN_TEMPLATE = """\
 {% else %}
 {{ t('none') }}
 {% endfor %}
+{% if v.incidents %}
+
+## {{ t('incidents') }}
+
+{% for line in v.incidents %}
+- {{ line | md }}
+{% endfor %}
+{% endif %}
 {% endif %}
 {% if v.notes %}
 
@@ -332,6 +340,8 @@ HTML_TEMPLATE = """\
 {% for c in v.engaged %}{{ card(c, c.engagement_text ~ ' · ') }}{% else %}{{ nothing() }}{% endfor %}
 <h2 style="{{ h2 }}">{{ t('alerts') }}</h2>
 {% for line in v.alerts %}<p style="{{ para }}">{{ line }}</p>{% else %}{{ nothing() }}{% endfor %}
+{% if v.incidents %}<h2 style="{{ h2 }}">{{ t('incidents') }}</h2>
+{% for line in v.incidents %}<p style="{{ para }}">{{ line }}</p>{% endfor %}{% endif %}
 {% endif %}
 {% if v.notes %}
 <h2 style="{{ h2 }}">{{ t('notes') }}</h2>

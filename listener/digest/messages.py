@@ -97,6 +97,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "engagement": "Engagement",
         "alerts": "Spike alerts",
         "alert_line": "{when}: {metric} for {dimension} {key}: {observed} against {baseline}.",
+        "incidents": "Incidents",
+        "incident_line": (
+            "{title}: {mentions} mentions from {authors} authors, {start} to {end} UTC "
+            "(peak {peak})."
+        ),
         "metric_volume": "volume",
         "metric_negative_share": "negative share",
         "dimension_topic": "topic",
@@ -234,6 +239,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "engagement": "Interactie",
         "alerts": "Piekmeldingen",
         "alert_line": "{when}: {metric} voor {dimension} {key}: {observed} tegen {baseline}.",
+        "incidents": "Incidenten",
+        "incident_line": (
+            "{title}: {mentions} vermeldingen van {authors} auteurs, {start} tot {end} UTC "
+            "(piek {peak})."
+        ),
         "metric_volume": "volume",
         "metric_negative_share": "aandeel negatief",
         "dimension_topic": "onderwerp",

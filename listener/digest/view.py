@@ -6,6 +6,7 @@ from datetime import date, datetime
 from typing import Any
 
 from listener.digest.document import AlertItem, DigestDocument, MentionCard, TopicStat
+from listener.digest.incidents import incident_line
 from listener.digest.messages import (
     day,
     duration,
@@ -229,6 +230,9 @@ def digest_view(data: DigestDocument, language: str) -> dict[str, Any]:
         ),
         "engaged": [_card(c, language) for c in data.engaged],
         "alerts": [_alert_line(a, language) for a in data.alerts.items],
+        "incidents": [incident_line(i, language) for i in data.incidents.items]
+        if data.incidents
+        else [],
         "topic_moves": [
             (t("rising"), rising, t("examples_now")),
             (t("falling"), falling, t("examples_before")),

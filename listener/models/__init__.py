@@ -13,6 +13,7 @@ from listener.models.digest import (
 from listener.models.events import IntegrationEvent, WebhookDelivery, WebhookSubscription
 from listener.models.holds import EvidenceAccess, LegalHold, MentionEvidence
 from listener.models.idempotency import IdempotencyKey
+from listener.models.incidents import Incident, IncidentMember, IncidentStatus
 from listener.models.mentions import Author, Mention, MentionTopic, Topic
 from listener.models.nlp import CORRECTABLE_FIELDS, NlpCorrection, NlpModel
 from listener.models.outbox import (
@@ -42,10 +43,12 @@ from listener.models.triage import (
     SavedView,
     Tag,
 )
+from listener.models.voice import SUBJECT_KINDS, VoiceSubject
 
 __all__ = [
     "CORRECTABLE_FIELDS",
     "ROLE_SCOPES",
+    "SUBJECT_KINDS",
     "UNMANAGED_SCHEMA_NAMES",
     "Alert",
     "ApiToken",
@@ -64,6 +67,9 @@ __all__ = [
     "Digest",
     "EvidenceAccess",
     "IdempotencyKey",
+    "Incident",
+    "IncidentMember",
+    "IncidentStatus",
     "IntegrationEvent",
     "LegalHold",
     "Mention",
@@ -95,6 +101,7 @@ __all__ = [
     "Tag",
     "Topic",
     "User",
+    "VoiceSubject",
     "WebhookDelivery",
     "WebhookSubscription",
     "utcnow",

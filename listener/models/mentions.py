@@ -17,10 +17,16 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from listener.kit.folding import folded_text
 from listener.models.base import Base, JSONType, utcnow
 
 # BIGINT on PostgreSQL; SQLite only autoincrements a plain INTEGER primary key.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _folded_of_text(context: Any) -> str:
+    """Default of `Mention.folded_text`: the folded words of the row's `text`."""
+    return folded_text(context.get_current_parameters().get("text"))
 
 
 class Author(Base):
@@ -86,6 +92,9 @@ class Mention(Base):
     # platform about the post, and when it said the post is gone (hidden, its words dropped).
     source_checked_at: Mapped[datetime | None]
     deleted_at_source: Mapped[datetime | None]
+    # The text's case- and accent-folded words (listener.kit.folding), what the query language
+    # matches; filled on insert, by ingest when the text changes, emptied with the text (trigger).
+    folded_text: Mapped[str] = mapped_column(Text, default=_folded_of_text, server_default="")
 
     author: Mapped[Author | None] = relationship(lazy="raise")
 

@@ -32,5 +32,7 @@ class Source(Base):
     # A worker holds the source while it polls; an expired lease means the worker died.
     poll_lease_until: Mapped[datetime | None]
     total_polls: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # A query (listener.query): a poll stores only the items it matches; None keeps everything.
+    keep_query: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

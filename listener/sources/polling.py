@@ -13,6 +13,7 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 import httpx
 from sqlalchemy import and_, or_, select, update
@@ -27,6 +28,7 @@ from connectors.registry import get_connector
 from listener import metrics
 from listener.events import SOURCE_FAILING, SOURCE_PAUSED, SOURCE_RECOVERED, record_event
 from listener.models import Source, utcnow
+from listener.query import MentionFacts, Node, matches, parse
 from listener.settings import Settings
 from listener.sources.credentials import open_config
 from listener.sources.ingest import (
@@ -94,16 +96,15 @@ async def _lease(
     if not force:
         conditions += [Source.enabled.is_(True), Source.paused_reason.is_(None)]
     async with sessions() as session, session.begin():
-        taken = await session.execute(
+        # One round trip: the lease and the source's row come back together.
+        taken = await session.scalars(
             update(Source)
             .where(and_(*conditions))
             .values(poll_lease_until=now + timedelta(seconds=seconds))
-            .returning(Source.id)
+            .returning(Source)
             .execution_options(synchronize_session=False)
         )
-        if taken.scalar_one_or_none() is None:
-            return None
-        return await session.get(Source, source_id)
+        return taken.one_or_none()
 
 
 async def poll_source(
@@ -128,16 +129,48 @@ async def poll_source(
             metrics.POLL_SECONDS.labels(kind=source.kind).time(),
         ):
             result = await connector.fetch(client=client, config=config, cursor=dict(source.cursor))
+        items = kept_items(source, result.items)
     except Exception as exc:  # one source's failure must never stop the others
         return await _record_failure(sessions, source, exc, settings)
 
     try:
-        report = await _store(sessions, source, result.items, result.rejected, result.cursor)
+        report = await _store(sessions, source, items, result.rejected, result.cursor)
     except Exception as exc:  # storing failed: a failed poll like any other, never a silent one
         log.exception("poll of source %s fetched but could not store", source.id)
         return await _record_failure(sessions, source, exc, settings, storing=True)
     log.info("polled source %s: %s", source.id, report.counts())
     return PollOutcome(source.id, ok=True, report=report)
+
+
+@lru_cache(maxsize=256)
+def _keep_filter(text: str) -> Node:
+    return parse(text, field="config.keep")
+
+
+def item_facts(item: MentionIn, source: Source) -> MentionFacts:
+    """What a keep-filter sees of a fetched item: as the platform gives it, before tagging."""
+    author = item.author
+    return MentionFacts(
+        text=item.text,
+        created_at=item.created_at,
+        platform=item.platform,
+        language=item.language,
+        source_id=source.id,
+        source_name=source.name,
+        author_handle=author.handle if author else None,
+        author_followers=author.followers if author else None,
+    )
+
+
+def kept_items(source: Source, items: list[MentionIn]) -> list[MentionIn]:
+    """The items the source's keep-filter matches (all of them when it has none)."""
+    if not source.keep_query:
+        return items
+    node = _keep_filter(source.keep_query)
+    kept = [item for item in items if matches(node, item_facts(item, source))]
+    if len(kept) < len(items):
+        log.info("source %s kept %s of %s items", source.id, len(kept), len(items))
+    return kept
 
 
 async def _store(

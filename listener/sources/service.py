@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from connectors.registry import UnknownKind, get_connector
 from listener.kit import describe_validation_error
 from listener.models import Mention, QuarantinedItem, Source, utcnow
+from listener.query import QuerySyntaxError, check
 from listener.sources.credentials import CredentialError, open_config, seal_config, secret_fields
 
 
@@ -35,6 +36,33 @@ def validate_config(kind: str, config: dict[str, Any]) -> Any:
         return connector.config_model.model_validate(config)
     except ValidationError as exc:
         raise SourceError(f"config: {describe_validation_error(exc)}") from exc
+
+
+#: The config key holding a source's keep-filter (stored apart from the connector's settings).
+KEEP = "keep"
+#: What a keep-filter can ask about: an item as the platform gives it, before it is tagged.
+KEEP_FIELDS = {"author", "platform", "lang", "source", "has", "followers", "after", "before"}
+
+
+def split_keep(config: dict[str, Any]) -> tuple[dict[str, Any], str | None, bool]:
+    """The connector's config, the keep-filter (checked; None keeps all) and whether one was given.
+
+    A keep-filter is a query (docs/QUERY.md); a poll stores only the items it matches. It sees
+    an item before tagging, so sentiment:, intent: and topic: are refused, naming the column.
+    """
+    if KEEP not in config:
+        return config, None, False
+    rest = {k: v for k, v in config.items() if k != KEEP}
+    keep = config[KEEP]
+    if keep is None or (isinstance(keep, str) and not keep.strip()):
+        return rest, None, True
+    if not isinstance(keep, str):
+        raise SourceError(f"config.{KEEP}: expected a query (text) or null")
+    try:
+        check(keep, field=f"config.{KEEP}", allowed=KEEP_FIELDS)
+    except QuerySyntaxError as exc:
+        raise SourceError(exc.detail) from None
+    return rest, keep, True
 
 
 def _env_refs(kind: str, config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
@@ -60,6 +88,7 @@ async def create_source(
     poll_interval_seconds: int = 300,
 ) -> Source:
     """Add a source; it is polled on the next tick."""
+    config, keep, _ = split_keep(config)
     literal, refs = _env_refs(kind, config) if _known(kind) else (config, {})
     model = validate_config(kind, literal)
     source = Source(
@@ -70,6 +99,7 @@ async def create_source(
         enabled=True,
         poll_interval_seconds=poll_interval_seconds,
         next_poll_at=utcnow(),
+        keep_query=keep,
     )
     session.add(source)
     try:
@@ -113,6 +143,13 @@ async def update_source(
     source = await get_source(session, source_id=source_id)
     if name is not None:
         source.name = name
+    if config is not None:
+        config, keep, keep_given = split_keep(config)
+        if keep_given:
+            # A new keep-filter applies from the next poll on; the cursor stays.
+            source.keep_query = keep
+        if keep_given and not config:
+            config = None
     if config is not None:
         merged = _editable_config(source, key=key) | {
             k: v

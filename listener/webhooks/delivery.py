@@ -27,9 +27,10 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors.http import describe_error, parse_retry_after, redact_url
-from listener.events import WEBHOOK_DISABLED, record_event, settled_before
-from listener.models import utcnow
+from listener.events import EVENT_TYPES, WEBHOOK_DISABLED, record_event, settled_before
+from listener.models import Mention, utcnow
 from listener.models.events import IntegrationEvent, WebhookDelivery, WebhookSubscription
+from listener.query import QuerySyntaxError, parse, where_clause
 from listener.settings import Settings
 from listener.webhooks import signing
 from listener.webhooks.service import signing_secrets
@@ -62,8 +63,16 @@ def lease_seconds(settings: Settings) -> float:
     return RUN_BUDGET_SECONDS + 2 * settings.webhook_timeout_seconds + 30
 
 
-def wants(sub: WebhookSubscription, event: IntegrationEvent) -> bool:
-    """Whether the subscription asked for this event (type patterns, then the filter)."""
+def wants(
+    sub: WebhookSubscription, event: IntegrationEvent, matching: set[int] | None = None
+) -> bool:
+    """Whether the subscription asked for this event (type patterns, then the filter).
+
+    `matching`: the ids of the batch's mentions its filter's query matches (None: no query).
+    Only the documented types (`EVENT_TYPES`) go out: the desk's own events (presence) stay in.
+    """
+    if event.type not in EVENT_TYPES:
+        return False
     if not any(
         p == "*" or p == event.type or (p.endswith(".*") and event.type.startswith(p[:-1]))
         for p in sub.events
@@ -77,8 +86,38 @@ def wants(sub: WebhookSubscription, event: IntegrationEvent) -> bool:
         return False
     if rules.get("source_id") and mention.get("source_id") not in rules["source_id"]:
         return False
+    if matching is not None and mention.get("id") not in matching:
+        return False
     minimum = rules.get("min_priority")
     return minimum is None or (mention.get("priority") or 0) >= minimum
+
+
+async def query_matches(
+    sessions: async_sessionmaker[AsyncSession],
+    sub: WebhookSubscription,
+    events: list[IntegrationEvent],
+) -> set[int] | None:
+    """The mentions of `events` the subscription's query matches, as they are now (None: none)."""
+    text = (sub.filter or {}).get("query")
+    if not text:
+        return None
+    ids = {
+        mention["id"]
+        for event in events
+        if isinstance(mention := (event.payload or {}).get("mention"), dict)
+        and isinstance(mention.get("id"), int)
+    }
+    if not ids:
+        return set()
+    async with sessions() as session:
+        dialect = session.get_bind().dialect.name
+        try:
+            clause = where_clause(parse(text, field="filter.query"), dialect=dialect)
+        except QuerySyntaxError:
+            log.warning("webhook %s: its query cannot be read; no mention event matches", sub.id)
+            return set()
+        rows = await session.execute(select(Mention.id).where(Mention.id.in_(ids), clause))
+        return set(rows.scalars())
 
 
 def body_of(event: IntegrationEvent) -> bytes:
@@ -342,8 +381,9 @@ async def deliver_subscription(
             events = await _pending(sessions, after=cursor, limit=BATCH)
             if not events:
                 break
+            matching = await query_matches(sessions, sub, events)
             for event in events:
-                if not wants(sub, event):
+                if not wants(sub, event, matching):
                     cursor = event.id
                     result.skipped += 1
                     continue

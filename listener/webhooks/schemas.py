@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 from listener.events import EVENT_TYPES
 from listener.kit import MAX_DB_INT
 from listener.models.events import WebhookDelivery, WebhookSubscription
+from listener.query import MAX_QUERY_LENGTH, QuerySyntaxError, parse
 from listener.rest.patch import PatchModel
 
 _URL = Field(
@@ -45,6 +46,24 @@ class WebhookFilter(BaseModel):
     platform: list[str] | None = Field(default=None, max_length=20, examples=[["mastodon"]])
     source_id: list[int] | None = Field(default=None, max_length=100, examples=[[1, 2]])
     min_priority: int | None = Field(default=None, ge=0, le=100, examples=[60])
+    query: str | None = Field(
+        default=None,
+        max_length=MAX_QUERY_LENGTH,
+        description="A query (docs/QUERY.md) the event's mention must match, as it is when the "
+        "event is delivered",
+        examples=["intent:complaint followers:>1000"],
+    )
+
+    @field_validator("query")
+    @classmethod
+    def _readable_query(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        try:
+            parse(value, field="query")
+        except QuerySyntaxError as exc:
+            raise ValueError(exc.detail) from None
+        return value
 
     @field_validator("platform", "source_id", mode="before")
     @classmethod

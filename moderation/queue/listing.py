@@ -9,7 +9,7 @@ from typing import Any, Literal
 from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from listener import kit
+from listener import kit, query
 from listener.kit import BadCursor, is_db_int
 from listener.models import (
     AuditEntry,
@@ -53,6 +53,8 @@ class MentionFilter:
     until: datetime | None = None
     text: str | None = None
     search: str | None = None
+    # A query in the query language (listener.query), checked where it came in.
+    query: str | None = None
     min_priority: int | None = None
     breached: bool = False
     due_within_minutes: int | None = None
@@ -162,6 +164,8 @@ def _conditions(f: MentionFilter, *, dialect: str, now: datetime) -> list[Column
         where.append(Mention.text.ilike(f"%{_escape_like(f.text)}%", escape="\\"))
     if f.search:
         where.append(search.match_condition(dialect, f.search))
+    if f.query:
+        where.append(query.where_clause(query.parse(f.query), dialect=dialect))
     if f.topic:
         topic_ids = select(Topic.id).where(Topic.name == f.topic)
         linked = select(MentionTopic.mention_id).where(MentionTopic.topic_id.in_(topic_ids))
@@ -229,7 +233,21 @@ async def list_mentions(
             raise InvalidRequest("sort: relevance needs a search")
         rank = search.relevance(dialect, filters.search)
         offset = decode_cursor(sort, cursor)[0] if cursor else 0
-        stmt = stmt.where(*where).order_by(rank.desc(), Mention.id.desc()).offset(offset)
+        # Every match is ranked on its id and vector alone; only the page is then read whole.
+        ranked = (
+            select(Mention.id.label("id"), rank.label("rank"))
+            .join(QueueItem, QueueItem.mention_id == Mention.id)
+            .join(Source, Source.id == Mention.source_id)
+            .outerjoin(Author, Author.id == Mention.author_id)
+            .where(*where)
+            .order_by(rank.desc(), Mention.id.desc())
+            .offset(offset)
+            .limit(limit + 1)
+            .subquery()
+        )
+        stmt = stmt.join(ranked, ranked.c.id == Mention.id).order_by(
+            ranked.c.rank.desc(), Mention.id.desc()
+        )
     else:
         columns = _sort_columns(sort)
         if cursor:

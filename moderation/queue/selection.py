@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import Depends, Query
 
+from listener import query as query_language
 from listener.kit import MAX_DB_INT
 from listener.kit.datetimes import Instant
 from listener.models import Status
@@ -14,6 +15,30 @@ from listener.rest.deps import Reader, SessionDep
 from listener.rest.params import OptionalIdQuery
 from moderation.queue import views
 from moderation.queue.listing import MentionFilter
+
+QUERY_DOC = (
+    "A query in Luister's query language (docs/QUERY.md): words (case and accents do not "
+    'matter), "exact phrases", `AND`, `OR`, `NOT` or `-word`, parentheses, `fiets*` (prefix), '
+    "`a NEAR/3 b` (at most 3 words apart), and fields: `author:`, `platform:`, `lang:`, "
+    "`source:` (id or name), `sentiment:`, `intent:`, `topic:`, `has:link`, "
+    "`followers:>1000` (also >=, <, <=, =), `after:2026-11-01`, `before:2026-12-01`. Terms "
+    "next to each other must all match; AND binds tighter than OR. A query that cannot be read "
+    "is a 422 whose detail names the column and what was expected there."
+)
+QUERY_EXAMPLES = {
+    "outage": {
+        "summary": "Dutch complaints about the outage",
+        "value": '(storing OR "ligt eruit" OR storingen) lang:nl -test',
+    },
+    "reach": {
+        "summary": "Negative posts by big accounts since November",
+        "value": "sentiment:negative followers:>=1000 after:2026-11-01",
+    },
+    "proximity": {
+        "summary": "App words near 'crash', with a link",
+        "value": "app* NEAR/3 crash* has:link",
+    },
+}
 
 
 @dataclass(frozen=True)
@@ -42,6 +67,14 @@ async def queue_selection(
     since: Instant | None = None,
     until: Instant | None = None,
     q: Annotated[str | None, Query(max_length=200, description="Text contains")] = None,
+    query: Annotated[
+        str | None,
+        Query(
+            max_length=query_language.MAX_QUERY_LENGTH,
+            description=QUERY_DOC,
+            openapi_examples=QUERY_EXAMPLES,
+        ),
+    ] = None,
     min_priority: Annotated[int | None, Query(ge=0, le=100)] = None,
     breached: Annotated[bool, Query(description="Waiting past the SLA due time")] = False,
     due_within_minutes: Annotated[
@@ -68,6 +101,7 @@ async def queue_selection(
         since=since,
         until=until,
         text=q,
+        query=_checked(query),
         min_priority=min_priority,
         breached=breached,
         due_within_minutes=due_within_minutes,
@@ -75,8 +109,20 @@ async def queue_selection(
     if view is None:
         return Selection(filters)
     saved = await views.get_view(session, view_id=view, user_id=principal.user.id)
-    narrowed = views.mention_filter(saved.filters, user_id=principal.user.id).narrowed_by(filters)
+    stored = views.mention_filter(saved.filters, user_id=principal.user.id)
+    narrowed = stored.narrowed_by(filters)
+    if stored.query and filters.query:
+        # Both queries hold: the request's narrows the view's instead of replacing it.
+        narrowed.query = f"({stored.query}) AND ({filters.query})"
     return Selection(narrowed, view_sort=saved.sort)
+
+
+def _checked(text: str | None) -> str | None:
+    """The query as given, once it parses (422 naming the column otherwise); blank means none."""
+    if text is None or not text.strip():
+        return None
+    query_language.parse(text, field="query")
+    return text
 
 
 QueueSelection = Annotated[Selection, Depends(queue_selection)]

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from listener.kit import MAX_DB_INT
 from listener.kit.datetimes import Instant
 from listener.models import AuthorLink, AuthorNote, BulkJob, Response, SavedView, Status
+from listener.query import MAX_QUERY_LENGTH, QuerySyntaxError, parse
 from listener.rest.patch import PatchModel
 from moderation.queue.authors import AuthorProfile
 from moderation.queue.claims import Claim
@@ -161,9 +162,26 @@ class FilterIn(BaseModel):
     until: Instant | None = None
     text: str | None = Field(default=None, max_length=200, description="Text contains")
     search: str | None = Field(default=None, max_length=200, description="Full-text search")
+    query: str | None = Field(
+        default=None,
+        max_length=MAX_QUERY_LENGTH,
+        description="A query in the query language (docs/QUERY.md), e.g. 'storing* lang:nl'",
+        examples=['(storing OR "ligt eruit") lang:nl -test'],
+    )
     min_priority: int | None = Field(default=None, ge=0, le=100)
     breached: bool = False
     due_within_minutes: int | None = Field(default=None, ge=1, le=7 * 24 * 60)
+
+    @field_validator("query")
+    @classmethod
+    def _readable_query(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        try:
+            parse(value, field="query")
+        except QuerySyntaxError as exc:
+            raise ValueError(exc.detail) from None
+        return value
 
     def stored(self) -> dict[str, Any]:
         """The filter as a view stores it (only what is set)."""
