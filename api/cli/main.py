@@ -25,6 +25,7 @@ from api.cli.common import (
     err,
     fail,
     load_settings,
+    require_schema,
     run,
     stdout_is_tty,
     wired_sessions,
@@ -35,6 +36,7 @@ from api.cli.nlp import app as nlp_app
 from api.cli.people import people_app
 from api.cli.sources import sources_app
 from api.cli.triage import triage_app
+from api.cli.voice import voice_app
 from listener import __version__, migrate
 from listener.settings import Settings
 from listener.sources.importer import ImportReport, LineError, import_lines
@@ -55,6 +57,7 @@ app.add_typer(digest_app, name="digest")
 app.add_typer(people_app, name="people")
 app.add_typer(audit_app, name="audit")
 app.add_typer(accounts_app, name="accounts")
+app.add_typer(voice_app, name="voice")
 app.command("backup")(backup)
 app.command("restore")(restore)
 app.command("export")(export)
@@ -87,7 +90,20 @@ def _serve(settings: Settings) -> None:
     import uvicorn
 
     from api.http.app import create_app
+    from api.sandbox import demo as sandbox
 
+    require_schema(settings)
+    # The demo's database comes with a sandbox platform: serve it alongside, on loopback.
+    try:
+        started = sandbox.start(settings)
+    except (OSError, RuntimeError, ValueError) as exc:
+        fail(f"the demo's sandbox platform cannot start: {exc}", EXIT_FAILED)
+    if started is not None:
+        sandbox_server, settings = started
+        err.print(
+            f"Sandbox platform (Mastodon) on {sandbox_server.url}: the demo's Mastodon sources "
+            "post, like, boost and hear answers there"
+        )
     err.print(f"Luister {__version__} on http://{settings.host}:{settings.port} (docs at /docs)")
     # uvicorn shuts down cleanly on SIGTERM, then raises the signal again to the handler that
     # was there before it: make that one a clean exit, so a stopped service exits 0.
@@ -102,7 +118,11 @@ def _serve(settings: Settings) -> None:
     )
     server = uvicorn.Server(config)
     app.state.server = server  # open event streams end once it is told to stop
-    server.run()
+    try:
+        server.run()
+    finally:
+        if started is not None:
+            started[0].stop()
 
 
 @app.command()
@@ -157,6 +177,7 @@ def worker() -> None:
         settings_class = worker_settings(settings)
     except ValueError as exc:
         fail(str(exc))
+    require_schema(settings)
     err.print("Luister worker starting")
     run_worker(settings_class)
 
@@ -216,19 +237,21 @@ def demo(
 ) -> None:
     """Start afresh on a demo database: migrate, create an admin, load samples, serve."""
     from api.cli.accounts import add_own_accounts
-    from api.cli.common import in_session
+    from api.cli.common import demo_exports, in_session
+    from api.sandbox import demo as sandbox
     from listener.accounts.service import create_token, create_user
     from listener.alerts.tasks import alert_tick
     from listener.models import Role
     from listener.nlp.taxonomy import DEFAULT_TAXONOMY
     from listener.nlp.topics_store import import_topics, taxonomy_items
+    from moderation.incidents.service import detect_incidents
 
     if not samples.is_file():
         fail(f"--samples: {samples} does not exist")
     base = load_settings()
     path = db.resolve()
-    for leftover in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-        leftover.unlink(missing_ok=True)
+    for suffix in ("", "-wal", "-shm", sandbox.STATE_SUFFIX):
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
     updates: dict[str, object] = {"database_url": f"sqlite+aiosqlite:///{path}"}
     if port is not None:
         updates["port"] = port
@@ -243,6 +266,10 @@ def demo(
         await import_topics(session, items=taxonomy_items(DEFAULT_TAXONOMY), actor="demo")
         # Fietsbaan's own accounts: their posts are its responses, not mentions to triage.
         await add_own_accounts(session, settings=settings, accounts=DEMO_OWN_ACCOUNTS)
+        # Share of voice: Fietsbaan against the two competitors the samples talk about.
+        from api.cli.voice import add_demo_subjects
+
+        await add_demo_subjects(session)
         return issued.token
 
     token = run(in_session(_admin, settings=settings))
@@ -250,13 +277,19 @@ def demo(
         report = _import(settings, stream, total=None, batch_size=500, quiet=True)
     counts = report.totals.counts()
 
-    async def _catch_up() -> int:
+    async def _catch_up() -> tuple[int, int]:
         # The samples arrived after the fact: the spike check catches up on their hours now,
-        # as the hourly job would, so the demo's outage alert is there from the start.
+        # as the hourly job would, so the demo's outage alert is there from the start; and
+        # its bursts are grouped into incidents, as the five-minute job would.
         async with wired_sessions(settings) as sessions:
-            return len((await alert_tick(sessions, settings=settings))["alerts"])
+            raised = len((await alert_tick(sessions, settings=settings))["alerts"])
+            async with sessions() as session, session.begin():
+                grouped = await detect_incidents(session)
+        return raised, len(grouped.created)
 
-    alerts = run(_catch_up())
+    alerts, incidents = run(_catch_up())
+    # A sandbox Mastodon on loopback, so replies, likes and questions really go out.
+    state = sandbox.set_up(settings, samples=samples)
     url = f"http://{settings.host}:{settings.port}"
     print(
         "\n".join(
@@ -265,11 +298,17 @@ def demo(
                 f"Luister demo: {counts['new']} sample mentions loaded into {path}",
                 f"  own accounts: {len(DEMO_OWN_ACCOUNTS)} (Fietsbaan's posts are its responses)",
                 f"  spike alerts: {alerts} raised on the samples' hours",
+                f"  incidents   : {incidents} bursts of similar mentions grouped",
                 f"  admin login : admin / {password}",
                 f"  API token   : {token}",
                 "  (shown once; they are stored only as hashes)",
                 f"  try         : curl -H 'Authorization: Bearer {token}' {url}/api/v1/mentions",
                 f"  API docs    : {url}/docs",
+                f"  sandbox     : {len(state.source_ids) if state else 0} Mastodon sources "
+                "post to a sandbox on 127.0.0.1 (started with the API); the community there "
+                "answers questions within seconds",
+                "  command line: to use `luister` with this database, first run",
+                *(f"    {line}" for line in demo_exports(path, settings)),
                 "",
             ]
         ),

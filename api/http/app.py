@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api.desk import install_desk
 from api.embedded import EmbeddedRunner
 from api.wiring import JOBS, session_factory
 from listener import __version__
@@ -27,6 +28,7 @@ from listener.settings import Settings, get_settings
 from listener.sources import endpoints as sources
 from listener.stream import endpoints as stream
 from listener.webhooks import endpoints as webhooks
+from moderation.incidents import endpoints as incidents
 from moderation.outbox.endpoints import questions, replies, templates
 from moderation.privacy import endpoints as privacy
 from moderation.queue.endpoints import (
@@ -41,6 +43,7 @@ from moderation.queue.endpoints import (
     views,
 )
 from moderation.queue.endpoints import export as export_endpoint
+from moderation.queue.endpoints import voice as share_of_voice
 from moderation.queue.tasks import TriageRunner, arq_enqueue
 
 #: Every domain's endpoints, in the order the API documentation lists them.
@@ -60,11 +63,13 @@ ROUTERS: tuple[APIRouter, ...] = (
     bulk.router,
     views.router,
     search.router,
+    share_of_voice.router,
     authors.router,
     audit.router,
     holds.router,
     own_accounts.router,
     privacy.router,
+    incidents.router,
     webhooks.router,
     stream.router,
     metrics_endpoint.router,
@@ -134,4 +139,5 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
         app.include_router(router)
     install_docs(app)
     install_openapi(app)
+    install_desk(app)  # the web desk at `/`, after the API so its routes never shadow one
     return app

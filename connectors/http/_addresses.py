@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -105,17 +106,26 @@ class AllowList:
     A host-name entry admits that name whatever it resolves to. An IP or CIDR entry admits URLs
     whose host is a literal address inside it, compared exactly (no unwrapping), so
     `127.0.0.1` admits `http://127.0.0.1/` but neither `localhost` nor `[::ffff:127.0.0.1]`.
+    An entry with a port (`127.0.0.1:8123`, `[::1]:8123`, `forum.lan:8080`) admits that one
+    host and port only: the demo's loopback sandbox opens nothing else on the machine.
     """
 
     names: frozenset[str] = frozenset()
     networks: tuple[IPNetwork, ...] = ()
+    #: (host name or address text, port) pairs admitted at that port only.
+    endpoints: frozenset[tuple[str, int]] = frozenset()
 
     @classmethod
     def parse(cls, entries: Iterable[str]) -> AllowList:
         """Build from setting strings such as `forum.internal`, `10.1.2.3`, `fd00::/8`."""
         names: set[str] = set()
         networks: list[IPNetwork] = []
+        endpoints: set[tuple[str, int]] = set()
         for raw in entries:
+            with_port = _host_and_port(raw)
+            if with_port is not None:
+                endpoints.add(with_port)
+                continue
             entry = raw.strip().strip("[]").lower().rstrip(".")
             if not entry or "*" in entry:
                 raise ValueError(f"allow-list entry {raw!r} is not a host, address or network")
@@ -127,15 +137,37 @@ class AllowList:
             if network.prefixlen < _MIN_PREFIX[network.version]:
                 raise ValueError(f"allow-list entry {raw!r} is too wide; name the hosts instead")
             networks.append(network)
-        return cls(frozenset(names), tuple(networks))
+        return cls(frozenset(names), tuple(networks), frozenset(endpoints))
 
-    def admits_name(self, host: str) -> bool:
-        """Whether `host` is listed by name."""
-        return host.lower().rstrip(".") in self.names
+    def admits_name(self, host: str, port: int | None = None) -> bool:
+        """Whether `host` is listed by name (or, with `port`, listed at that port)."""
+        name = host.lower().rstrip(".")
+        return name in self.names or (port is not None and (name, port) in self.endpoints)
 
-    def admits_address(self, ip: IPAddress) -> bool:
-        """Whether `ip` lies in a listed network of its own IP version."""
+    def admits_address(self, ip: IPAddress, port: int | None = None) -> bool:
+        """Whether `ip` lies in a listed network of its own IP version (or, with `port`, is
+        listed at that port)."""
+        if port is not None and (str(ip), port) in self.endpoints:
+            return True
         return any(ip.version == net.version and ip in net for net in self.networks)
+
+
+_HOST_PORT = re.compile(r"^(?:\[(?P<v6>[^\]]+)\]|(?P<host>[^:\[\]]+)):(?P<port>\d{1,5})$")
+
+
+def _host_and_port(raw: str) -> tuple[str, int] | None:
+    """`host:port` or `[v6]:port` as (normalised host, port); None for an entry without a port."""
+    found = _HOST_PORT.match(raw.strip())
+    if found is None:
+        return None
+    port = int(found["port"])
+    if not 0 < port < 65536:
+        raise ValueError(f"allow-list entry {raw!r} has no valid port")
+    host = (found["v6"] or found["host"]).lower().rstrip(".")
+    ip = parse_ip(host)
+    if found["v6"] is not None and ip is None:
+        raise ValueError(f"allow-list entry {raw!r} is not an address in brackets")
+    return (str(ip) if ip is not None else host), port
 
 
 def parse_ip(value: str) -> IPAddress | None:
@@ -146,11 +178,14 @@ def parse_ip(value: str) -> IPAddress | None:
         return None
 
 
-def check_address(ip: IPAddress | str, allow: AllowList | Iterable[str] = ()) -> None:
-    """Raise `BlockedAddress` unless `ip` is public unicast or admitted by `allow`."""
+def check_address(
+    ip: IPAddress | str, allow: AllowList | Iterable[str] = (), *, port: int | None = None
+) -> None:
+    """Raise `BlockedAddress` unless `ip` is public unicast or admitted by `allow` (entries
+    with a port admit only a connection to that port)."""
     address = ipaddress.ip_address(ip.strip("[]")) if isinstance(ip, str) else ip
     allow_list = allow if isinstance(allow, AllowList) else AllowList.parse(allow)
-    if allow_list.admits_address(address):
+    if allow_list.admits_address(address, port):
         return
     reason = deny_reason(address)
     if reason is not None:

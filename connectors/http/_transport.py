@@ -112,7 +112,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
     async def _admitted(self, host: str, port: int) -> list[str]:
         literal = parse_ip(host)
         if literal is not None:
-            check_address(literal, self._allow)
+            check_address(literal, self._allow, port=port)
             return [str(literal)]
         try:
             with anyio.fail_after(10):
@@ -121,7 +121,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
             raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
         if not addresses:
             raise httpcore.ConnectError(f"{host} has no addresses")
-        if self._allow.admits_name(host):
+        if self._allow.admits_name(host, port):
             return list(addresses)
         admitted: list[str] = []
         refusal: str | None = None
@@ -167,6 +167,7 @@ class _Exchange:
     headers: list[tuple[bytes, bytes]]
     body: bytes
     extensions: dict[str, typing.Any]
+    text_headers: dict[str, str]  # `headers` as `_str_headers` gives them, computed once
 
 
 class GuardedTransport(httpx.AsyncBaseTransport):
@@ -238,7 +239,7 @@ class GuardedTransport(httpx.AsyncBaseTransport):
                 if attempt >= self.policy.retries or not self._fits(delay, deadline):
                     raise
             else:
-                hint = self.throttle.observe(key, exchange.status, _str_headers(exchange.headers))
+                hint = self.throttle.observe(key, exchange.status, exchange.text_headers)
                 delay = self._backoff(attempt, hint)
                 if not self._should_retry(
                     request.method, exchange.status, attempt, hint, delay, deadline
@@ -313,17 +314,19 @@ class GuardedTransport(httpx.AsyncBaseTransport):
             extensions=request.extensions,
         )
         response = await self._pool.handle_async_request(core_request)
+        text_headers = _str_headers(response.headers)
         try:
-            content = await self._read_body(request, response)
+            content = await self._read_body(request, response, text_headers)
         finally:
             await response.aclose()
         extensions = {k: v for k, v in response.extensions.items() if k != "network_stream"}
-        return _Exchange(response.status, response.headers, content, extensions)
+        return _Exchange(response.status, response.headers, content, extensions, text_headers)
 
-    async def _read_body(self, request: httpx.Request, response: httpcore.Response) -> bytes:
+    async def _read_body(
+        self, request: httpx.Request, response: httpcore.Response, headers: dict[str, str]
+    ) -> bytes:
         if request.method.upper() == "HEAD" or response.status in _NO_BODY_STATUSES:
             return b""
-        headers = _str_headers(response.headers)
         self._refuse_declared_length(headers.get("content-length"), headers.get("content-encoding"))
         decoder = BoundedDecoder(headers.get("content-encoding"), self.policy.max_decoded_bytes)
         wire = 0

@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from fastapi import APIRouter, Request, Response, status
 
-from listener.accounts import throttle
 from listener.accounts.schemas import LoginIn, MeOut, TokenInfoOut, TokenOut
-from listener.accounts.service import (
-    authenticate_password,
-    create_token,
-    list_own_tokens,
-    revoke_own_token,
-)
-from listener.models import utcnow
+from listener.accounts.service import list_own_tokens, revoke_own_token
+from listener.accounts.signin import sign_in
 from listener.rest.deps import Authenticated, Reader, SessionDep, SettingsDep
 from listener.rest.params import IdPath
 from listener.rest.problems import ApiProblem, problem_responses
@@ -47,36 +39,17 @@ async def login(
     expires when unused for LUISTER_LOGIN_TOKEN_IDLE_HOURS (each use extends it) and at the
     latest LUISTER_LOGIN_TOKEN_MAX_DAYS after login.
     """
-    policy = throttle.ThrottlePolicy.of(settings)
-    key: bytes = request.app.state.token_key
-    now = utcnow()
-    await throttle.forget_old(session, policy=policy, now=now)
-    await session.commit()
-    attempt = await throttle.begin(
+    issued = await sign_in(
         session,
         username=body.username,
+        password=body.password,
         address=request.client.host if request.client else None,
-        secret=key,
-        policy=policy,
-        now=now,
+        key=request.app.state.token_key,
+        settings=settings,
+        token_name=body.token_name,
     )
-    await session.commit()  # other processes see this attempt before the password is checked
-    user = await authenticate_password(session, username=body.username, password=body.password)
-    now = utcnow()
-    await throttle.finish(session, attempt, ok=user is not None, policy=policy, now=now)
-    if user is None:
-        await session.commit()
+    if issued is None:
         raise ApiProblem(401, "Unauthorized", "unknown user or wrong password", slug="bad-login")
-    latest = now + timedelta(days=settings.login_token_max_days)
-    issued = await create_token(
-        session,
-        user=user,
-        name=body.token_name,
-        key=key,
-        expires_at=min(now + timedelta(hours=settings.login_token_idle_hours), latest),
-        max_expires_at=latest,
-    )
-    await session.commit()
     return TokenOut(
         id=issued.record.id,
         name=issued.record.name,

@@ -53,6 +53,8 @@ class User(Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
+    #: The desk's interface language ("en", "nl"); None follows the browser.
+    ui_language: Mapped[str | None] = mapped_column(String(5))
 
 
 class ApiToken(Base):

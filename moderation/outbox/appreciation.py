@@ -21,7 +21,7 @@ from connectors.writes import RuleViolation, WriteError, WriteResult
 from listener.events import APPRECIATION_DONE, record_event
 from listener.models import Appreciation, Author, Mention, Source, User, utcnow
 from listener.settings import Settings
-from moderation.outbox.sending import post_ref, writer_and_config
+from moderation.outbox.sending import CredentialsMissing, post_ref, writer_and_config
 from moderation.outbox.service import NoWriteApi, OutboxConflict, PlatformRule
 from moderation.queue import audit
 from moderation.queue.errors import NotFound, QueueError
@@ -62,6 +62,8 @@ async def appreciate(
     source = await session.get(Source, mention.source_id)
     try:
         writer, config = writer_and_config(source, settings)
+    except CredentialsMissing as exc:
+        raise exc.problem() from exc
     except RuleViolation as exc:
         raise NoWriteApi(str(exc)) from exc
     if action not in writer.write_actions:
@@ -123,6 +125,8 @@ async def undo_appreciation(
     source = await session.get(Source, row.source_id) if row.source_id else None
     try:
         writer, config = writer_and_config(source, settings)
+    except CredentialsMissing as exc:
+        raise exc.problem() from exc
     except RuleViolation as exc:
         raise NoWriteApi(str(exc)) from exc
     before = _state(row)

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -43,6 +43,7 @@ from connectors.writes import (
 )
 from listener import metrics
 from listener.events import REPLY_FAILED, REPLY_SENT
+from listener.kit import describe_validation_error
 from listener.models import (
     Author,
     Mention,
@@ -54,9 +55,15 @@ from listener.models import (
     utcnow,
 )
 from listener.settings import Settings
-from listener.sources.credentials import CredentialError, open_config
+from listener.sources.credentials import CredentialError, open_config, secret_fields
 from moderation.outbox import responses
-from moderation.outbox.service import PlatformRule, outbox_state, record_reply_event, schedule
+from moderation.outbox.service import (
+    NoCredentials,
+    PlatformRule,
+    outbox_state,
+    record_reply_event,
+    schedule,
+)
 from moderation.queue import audit
 
 log = logging.getLogger(__name__)
@@ -71,6 +78,26 @@ _LEASE_MARGIN = 5
 
 class NeedsPerson(WriteError):
     """An earlier attempt may have posted this and there is no thread to check: a person looks."""
+
+
+class CredentialsMissing(RuleViolation):
+    """The source was never given what writing needs (an imported source stores no config)."""
+
+    def __init__(self, source: Source, model: type[BaseModel]) -> None:
+        required = [name for name, field in model.model_fields.items() if field.is_required()]
+        needed = dict.fromkeys([*required, *secret_fields(model)])
+        fields = ", ".join(needed) or "its settings"
+        super().__init__(
+            f"source {source.id} ({source.name}) has no credentials to write to {source.kind}: "
+            f"add them with PATCH /api/v1/sources/{source.id} and a config holding {fields} "
+            f"(GET /api/v1/sources/kinds lists every {source.kind} setting)",
+            "config",
+        )
+        self.source_id = source.id
+
+    def problem(self) -> NoCredentials:
+        """The API's answer: a 409 that names the source and what it needs."""
+        return NoCredentials(str(self), source_id=self.source_id)
 
 
 @dataclass(frozen=True)
@@ -148,10 +175,21 @@ def writer_and_config(source: Source | None, settings: Settings) -> tuple[Writer
         writer = None
     if writer is None:
         raise RuleViolation(f"{source.kind} cannot write through its API", "source_id")
+    needed = secret_fields(writer.config_model)
     try:
         config = open_config(writer.config_model, source.config, key=settings.secret_bytes())
+    except ValidationError as exc:
+        if not any(source.config.get(name) for name in needed):
+            raise CredentialsMissing(source, writer.config_model) from exc
+        raise RuleViolation(
+            f"source {source.id} ({source.name}) has settings {source.kind} does not accept: "
+            f"{describe_validation_error(exc)}; fix them with PATCH /api/v1/sources/{source.id}",
+            "config",
+        ) from exc
     except (CredentialError, ValueError) as exc:
         raise RuleViolation(f"the source's credentials cannot be read: {exc}", "config") from exc
+    if needed and all(getattr(config, name, None) is None for name in needed):
+        raise CredentialsMissing(source, writer.config_model)
     return writer, config
 
 
@@ -200,6 +238,8 @@ async def schedule_checked(
     """Check the platform's rules, then start the undo window (`service.schedule`)."""
     try:
         await preflight(session, row=row, settings=settings, client=client)
+    except CredentialsMissing as exc:
+        raise exc.problem() from exc
     except RuleViolation as exc:
         raise PlatformRule(str(exc), field=exc.field) from exc
     except httpx.HTTPError:

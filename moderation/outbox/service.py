@@ -80,6 +80,14 @@ class NoWriteApi(QueueError):
     title = "The platform does not allow this through its API"
 
 
+class NoCredentials(QueueError):
+    """The source has no credentials to write with; `detail` says how to add them."""
+
+    status = 409
+    type_slug = "no-credentials"
+    title = "The source has no credentials to write with"
+
+
 def outbox_state(row: OutboxMessage) -> dict[str, Any]:
     """The row's state as clients and the audit log see it."""
     return {

@@ -55,7 +55,7 @@ async def test_forty_wrong_passwords_are_throttled_and_the_right_one_waits_too(
     # The clock stands still while the guesses arrive, however slow the machine is: a wait
     # that ran out between two slow requests would otherwise let one more guess be checked.
     frozen = utcnow()
-    monkeypatch.setattr("listener.accounts.endpoints.utcnow", lambda: frozen)
+    monkeypatch.setattr("listener.accounts.signin.utcnow", lambda: frozen)
     statuses = [(await _login(client, "ana", f"guess-{n}")).status_code for n in range(40)]
     # Five failures are free; the lock after the fifth refuses the next 35 unchecked.
     assert statuses == [401] * 5 + [429] * 35

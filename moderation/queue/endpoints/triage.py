@@ -195,7 +195,12 @@ async def heartbeat(
     mention_id: IdPath, session: SessionDep, settings: SettingsDep, principal: Reader
 ) -> PresenceOut:
     """Say you are viewing a mention (repeat within the TTL); returns everyone viewing it."""
-    await presence.heartbeat(session, mention_id=mention_id, user_id=principal.user.id)
+    await presence.heartbeat(
+        session,
+        mention_id=mention_id,
+        user_id=principal.user.id,
+        ttl_seconds=settings.presence_ttl_seconds,
+    )
     await session.commit()
     return await _viewers(session, mention_id, settings.presence_ttl_seconds)
 
