@@ -86,6 +86,19 @@ def test_demo_serves_the_samples_to_the_printed_token(tmp_path: Path) -> None:
             timeout=10,
         )
         assert login.status_code == 201
+        # The banner sends people to the desk, where the printed password signs them in.
+        assert re.search(rf"the desk\s+:\s+{re.escape(base)}/\s", banner), banner
+        with httpx.Client(base_url=base, timeout=10) as browser:
+            form = browser.get("/", follow_redirects=True)
+            assert '<label for="password">Password</label>' in form.text
+            signed_in = browser.post(
+                "/login",
+                data={"username": "admin", "password": login_match.group(1), "next": "/queue"},
+                follow_redirects=True,
+            )
+            assert signed_in.status_code == 200
+            assert str(signed_in.url) == f"{base}/queue"
+            assert "data-keylist" in signed_in.text  # the queue's rows, ready for j/k
     finally:
         process.terminate()
         process.wait(timeout=30)

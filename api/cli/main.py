@@ -299,6 +299,7 @@ def demo(
                 f"  own accounts: {len(DEMO_OWN_ACCOUNTS)} (Fietsbaan's posts are its responses)",
                 f"  spike alerts: {alerts} raised on the samples' hours",
                 f"  incidents   : {incidents} bursts of similar mentions grouped",
+                f"  the desk    : {url}/  (sign in as admin with the password below)",
                 f"  admin login : admin / {password}",
                 f"  API token   : {token}",
                 "  (shown once; they are stored only as hashes)",
