@@ -11,6 +11,7 @@ version); an expected refusal (stale version, someone else's claim) answers with
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any
@@ -325,6 +326,24 @@ async def refusal(
     return HTMLResponse(html, headers={"HX-Retarget": "#toasts", "HX-Reswap": "beforeend"})
 
 
+async def _apply(
+    session: AsyncSession,
+    desk: Desk,
+    settings: Settings,
+    mention_id: int,
+    change: Awaitable[object],
+    *,
+    done: str,
+) -> HTMLResponse:
+    """Make one change to the item: the new state and the `done` toast, or a clear refusal."""
+    try:
+        await change
+    except LuisterError as exc:
+        return await refusal(session, desk, settings, mention_id, exc)
+    await session.commit()
+    return await _with_state(session, desk, settings, mention_id, message=desk.t(done))
+
+
 # -- the item's state: claim, resolve, snooze -----------------------------------------------------
 
 
@@ -345,19 +364,19 @@ async def claim(
     mention_id: IdPath, desk: WriterDesk, session: SessionDep, settings: SettingsDep
 ) -> HTMLResponse:
     """Claim the item (or renew your claim)."""
-    try:
-        await claims.claim_item(
+    return await _apply(
+        session,
+        desk,
+        settings,
+        mention_id,
+        claims.claim_item(
             session,
             mention_id=mention_id,
             actor=desk.principal.user,
             actor_label=desk.label,
             minutes=settings.claim_minutes,
-        )
-    except LuisterError as exc:
-        return await refusal(session, desk, settings, mention_id, exc)
-    await session.commit()
-    return await _with_state(
-        session, desk, settings, mention_id, message=desk.t("conversation.claimed")
+        ),
+        done="conversation.claimed",
     )
 
 
@@ -366,15 +385,15 @@ async def release(
     mention_id: IdPath, desk: WriterDesk, session: SessionDep, settings: SettingsDep
 ) -> HTMLResponse:
     """Let go of your claim."""
-    try:
-        await claims.release_claim(
+    return await _apply(
+        session,
+        desk,
+        settings,
+        mention_id,
+        claims.release_claim(
             session, mention_id=mention_id, actor=desk.principal.user, actor_label=desk.label
-        )
-    except LuisterError as exc:
-        return await refusal(session, desk, settings, mention_id, exc)
-    await session.commit()
-    return await _with_state(
-        session, desk, settings, mention_id, message=desk.t("conversation.released")
+        ),
+        done="conversation.released",
     )
 
 
@@ -387,20 +406,20 @@ async def resolve(
     version: Version,
 ) -> HTMLResponse:
     """Mark the item resolved."""
-    try:
-        await workflow.change_status(
+    return await _apply(
+        session,
+        desk,
+        settings,
+        mention_id,
+        workflow.change_status(
             session,
             mention_id=mention_id,
             status=Status.RESOLVED,
             version=version,
             actor=desk.principal.user,
             actor_label=desk.label,
-        )
-    except LuisterError as exc:
-        return await refusal(session, desk, settings, mention_id, exc)
-    await session.commit()
-    return await _with_state(
-        session, desk, settings, mention_id, message=desk.t("conversation.resolved")
+        ),
+        done="conversation.resolved",
     )
 
 
@@ -413,19 +432,19 @@ async def reopen(
     version: Version,
 ) -> HTMLResponse:
     """Bring the item back to open."""
-    try:
-        await workflow.reopen(
+    return await _apply(
+        session,
+        desk,
+        settings,
+        mention_id,
+        workflow.reopen(
             session,
             mention_id=mention_id,
             version=version,
             actor=desk.principal.user,
             actor_label=desk.label,
-        )
-    except LuisterError as exc:
-        return await refusal(session, desk, settings, mention_id, exc)
-    await session.commit()
-    return await _with_state(
-        session, desk, settings, mention_id, message=desk.t("conversation.reopened")
+        ),
+        done="conversation.reopened",
     )
 
 
@@ -439,8 +458,12 @@ async def snooze(
     hours: Annotated[int, Form(ge=0, le=24 * 90)],
 ) -> HTMLResponse:
     """Snooze for some hours, or (0) until the author writes again."""
-    try:
-        await workflow.snooze(
+    return await _apply(
+        session,
+        desk,
+        settings,
+        mention_id,
+        workflow.snooze(
             session,
             mention_id=mention_id,
             version=version,
@@ -448,12 +471,8 @@ async def snooze(
             actor_label=desk.label,
             until=utcnow() + timedelta(hours=hours) if hours else None,
             until_author_writes=hours == 0,
-        )
-    except LuisterError as exc:
-        return await refusal(session, desk, settings, mention_id, exc)
-    await session.commit()
-    return await _with_state(
-        session, desk, settings, mention_id, message=desk.t("conversation.snoozed")
+        ),
+        done="conversation.snoozed",
     )
 
 
