@@ -69,14 +69,23 @@ def _waiting_ids(page: Any) -> list[int]:
     ]
 
 
+def _wait_for_status(page: Any, mention_id: int, status: str) -> None:
+    """Wait for the row to show `status`; on a refusal, fail with the toast the user saw."""
+    try:
+        page.wait_for_selector(f'tr[data-row="{mention_id}"][data-status="{status}"]')
+    except Exception as error:
+        toasts = page.locator(".toast").all_inner_texts()
+        raise AssertionError(f"row {mention_id} never showed {status}; toasts: {toasts}") from error
+
+
 def test_triage_ten_items_by_keyboard_alone(desk_server: DeskServer) -> None:
     with chromium(desk_server) as browser:
         page = browser.context().new_page()
         _sign_in_by_keyboard(page, desk_server, "anna")
         waiting = _waiting_ids(page)
         assert len(waiting) >= 10, "the demo queue holds at least ten waiting items"
-        # Start at the first item nobody else holds: j moves down to it.
-        _select(page, waiting[0])
+        # Earlier tests on this shared demo may have claimed or closed rows: each step moves
+        # (with j and k) to the next row that was waiting and free when the page opened.
         plan = [
             "claim+resolve",
             "resolve",
@@ -90,8 +99,8 @@ def test_triage_ten_items_by_keyboard_alone(desk_server: DeskServer) -> None:
             "spam",
         ]
         done: dict[int, str] = {}
-        for step in plan:
-            mention_id = _selected(page)
+        for step, mention_id in zip(plan, waiting, strict=False):
+            _select(page, mention_id)
             row = _row(page, mention_id)
             if step == "claim+resolve":
                 page.keyboard.press("c")
@@ -113,10 +122,7 @@ def test_triage_ten_items_by_keyboard_alone(desk_server: DeskServer) -> None:
                 assert row.locator("input[data-select]").is_checked()
                 done[mention_id] = "bulk"
             if step != "select":
-                page.wait_for_selector(
-                    f'tr[data-row="{mention_id}"][data-status="{done[mention_id]}"]'
-                )
-            page.keyboard.press("j")
+                _wait_for_status(page, mention_id, done[mention_id])
         # e on a row that is resolved already says so, and leaves every other row alone.
         resolved_first = next(iter(done))
         _select(page, resolved_first)
@@ -135,10 +141,9 @@ def test_triage_ten_items_by_keyboard_alone(desk_server: DeskServer) -> None:
         for mention_id in bulk:
             done[mention_id] = "resolved"
         page.wait_for_selector(f'tr[data-row="{bulk[0]}"]')
-        _select(page, bulk[0])
-        for _ in bulk:
+        for mention_id in bulk:
+            _select(page, mention_id)
             page.keyboard.press("x")
-            page.keyboard.press("j")
         page.keyboard.press("Shift+E")
         page.locator(".toast", has_text="Resolved 3").wait_for()
 
