@@ -66,3 +66,8 @@ def _dotted(path: tuple[str | int, ...]) -> str:
     # The path goes back to the caller: its own bad characters are shown escaped.
     text = ".".join(str(p) for p in path)
     return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+
+
+def escape_like(text: str) -> str:
+    """`text` as a literal inside a LIKE pattern written with `escape="\\\\"`."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -11,11 +11,13 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from listener.kit.strings import escape_like
 from listener.models import Author, AuthorLink, AuthorNote, Mention, QueueItem, Response, User
 from moderation.queue import audit
 from moderation.queue.errors import Conflict, InvalidRequest, NotFound
@@ -51,6 +53,29 @@ async def identities_of(
             group = _component(neighbours, author)
             groups.update(dict.fromkeys(group, group))
     return {a: groups[a] for a in wanted}
+
+
+async def link_suggestions(
+    session: AsyncSession, *, author: Author, group: set[int]
+) -> list[Author]:
+    """Authors elsewhere who may be this person: the same display name or the same local name."""
+    names: list[Any] = []
+    if author.display_name and author.display_name.strip():
+        names.append(func.lower(Author.display_name) == author.display_name.strip().lower())
+    local = (author.handle or "").lstrip("@").split("@")[0].strip().lower()
+    if len(local) >= 3:
+        names.append(func.lower(Author.handle) == local)
+        names.append(func.lower(Author.handle).like(f"{escape_like(local)}@%", escape="\\"))
+        names.append(func.lower(Author.handle).like(f"@{escape_like(local)}@%", escape="\\"))
+    if not names:
+        return []
+    rows = await session.execute(
+        select(Author)
+        .where(or_(*names), Author.id.not_in(group), Author.platform != author.platform)
+        .order_by(Author.id)
+        .limit(5)
+    )
+    return list(rows.scalars())
 
 
 def _component(neighbours: dict[int, set[int]], start: int) -> frozenset[int]:

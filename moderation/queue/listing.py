@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from listener import kit, query
 from listener.kit import BadCursor, is_db_int
+from listener.kit.strings import escape_like
 from listener.models import (
     AuditEntry,
     Author,
@@ -128,10 +129,6 @@ def _after(columns: list[Any], values: list[Any]) -> ColumnElement[bool]:
     return or_(*clauses)
 
 
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def _conditions(f: MentionFilter, *, dialect: str, now: datetime) -> list[ColumnElement[bool]]:
     """The WHERE clauses for a filter."""
     # Mentions deleted at their source are hidden everywhere the queue is read.
@@ -161,7 +158,7 @@ def _conditions(f: MentionFilter, *, dialect: str, now: datetime) -> list[Column
     if f.until is not None:
         where.append(Mention.created_at < f.until)
     if f.text:
-        where.append(Mention.text.ilike(f"%{_escape_like(f.text)}%", escape="\\"))
+        where.append(Mention.text.ilike(f"%{escape_like(f.text)}%", escape="\\"))
     if f.search:
         where.append(search.match_condition(dialect, f.search))
     if f.query:

@@ -18,7 +18,7 @@ from typing import Annotated, Any
 
 from fastapi import Form
 from fastapi.responses import HTMLResponse
-from sqlalchemy import func, or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.desk.render import environment, error_page, render, toast
@@ -80,33 +80,6 @@ async def _usernames(session: AsyncSession, ids: set[int]) -> dict[int, str]:
         return {}
     rows = await session.execute(select(User.id, User.username).where(User.id.in_(ids)))
     return {user_id: name for user_id, name in rows}
-
-
-async def link_suggestions(
-    session: AsyncSession, *, author: Author, group: set[int]
-) -> list[Author]:
-    """Authors elsewhere who may be this person: the same display name or the same local name."""
-    names: list[Any] = []
-    if author.display_name and author.display_name.strip():
-        names.append(func.lower(Author.display_name) == author.display_name.strip().lower())
-    local = (author.handle or "").lstrip("@").split("@")[0].strip().lower()
-    if len(local) >= 3:
-        names.append(func.lower(Author.handle) == local)
-        names.append(func.lower(Author.handle).like(f"{_like(local)}@%", escape="\\"))
-        names.append(func.lower(Author.handle).like(f"@{_like(local)}@%", escape="\\"))
-    if not names:
-        return []
-    rows = await session.execute(
-        select(Author)
-        .where(or_(*names), Author.id.not_in(group), Author.platform != author.platform)
-        .order_by(Author.id)
-        .limit(5)
-    )
-    return list(rows.scalars())
-
-
-def _like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 async def _detail(session: AsyncSession, mention_id: int) -> MentionDetail | None:
@@ -186,7 +159,7 @@ async def author_context(session: AsyncSession, detail: MentionDetail) -> dict[s
         "author": author,
         "profile": profile,
         "earlier": earlier,
-        "suggestions": await link_suggestions(session, author=author, group=group),
+        "suggestions": await authors.link_suggestions(session, author=author, group=group),
         "safe_url": reply_screen.safe_url,
     }
 
