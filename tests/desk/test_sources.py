@@ -361,3 +361,31 @@ async def test_every_source_text_exists_in_both_languages(desk_sign_in: SignIn) 
     dutch = await analyst.client.get("/sources", headers={"Accept-Language": "nl"})
     assert "<h1>Bronnen</h1>" in dutch.text
     assert "sources." not in re.sub(r'(href|hx-get|action)="[^"]*"', "", dutch.text)
+
+
+async def test_connector_hints_are_in_the_readers_language(desk_sign_in: SignIn) -> None:
+    admin = await desk_sign_in(Role.ADMIN)
+    dutch = await admin.client.get(
+        "/sources/new", params={"kind": "mastodon"}, headers={"Accept-Language": "nl"}
+    )
+    english = await admin.client.get(
+        "/sources/new", params={"kind": "mastodon"}, headers={"Accept-Language": "en"}
+    )
+    assert dutch.status_code == english.status_code == 200
+    assert "Te volgen tagtijdlijn, zonder #" in dutch.text
+    assert "Tag timeline to follow, without #" not in dutch.text
+    assert "Tag timeline to follow, without #" in english.text
+
+
+def test_every_described_connector_setting_has_a_dutch_hint() -> None:
+    from api.desk.i18n import catalogue
+    from connectors.registry import CONNECTORS
+
+    texts = catalogue()
+    for kind in CONNECTORS:
+        for name, info in get_connector(kind).config_model.model_fields.items():
+            if not info.description:
+                continue
+            key = f"sources.hint.{kind}.{name}"
+            assert texts["en"].get(key) == info.description, key
+            assert texts["nl"].get(key) and texts["nl"][key] != info.description, key

@@ -61,6 +61,9 @@ class ConfigField:
     options: tuple[str, ...] = ()
     hint: str = ""
     nullable: bool = False
+    #: The desk's catalogue key for the hint (`sources.hint.<kind>.<name>`); the connector's
+    #: own description is the English text and the fallback.
+    hint_key: str = ""
 
     @property
     def form_name(self) -> str:
@@ -107,6 +110,7 @@ def config_fields(kind: str) -> list[ConfigField]:
                 options=options,
                 hint=info.description or "",
                 nullable=nullable,
+                hint_key=f"sources.hint.{kind}.{name}",
             )
         )
     return fields
