@@ -6,7 +6,8 @@ the ingest tagging every mention (language, sentiment, intents, topics), the sam
 and a re-ingest of the same items. Then what users get: the wired session factory
 (`api.wiring.session_factory`), whose reactions run on every batch (suppressions, the event
 log, answers, own accounts, incidents, priority and SLA), tagged; `--no-tag` leaves the
-tagged runs out. The platform gives each mention's language, as most connectors do.
+tagged runs out. The wired run also times each reaction: seconds per 10k mentions.
+The platform gives each mention's language, as most connectors do.
 The baseline is a plain bulk INSERT of the same mention and queue rows (built outside the
 clock), run before and after each ingest: each ratio is against the mean of its two
 neighbours. The targets (issue 16) are judged on storage alone, as the baseline stores no
@@ -33,6 +34,7 @@ from connectors.items import MentionIn
 from listener import migrate
 from listener.db import make_engine, make_sessionmaker
 from listener.models import Author, Base, Mention, QueueItem, Source
+from listener.reactions import SESSION_KEY, MentionsChanged, MentionsHook, Reactions
 from listener.settings import Settings
 from listener.sources.ingest import _mention_values, ingest_mentions
 
@@ -68,6 +70,29 @@ def generate(count: int) -> list[MentionIn]:
             )
         )
     return items
+
+
+def _timed(hook: MentionsHook, name: str, spent: dict[str, float]) -> MentionsHook:
+    async def timed(session: AsyncSession, change: MentionsChanged) -> None:
+        started = time.perf_counter()
+        try:
+            await hook(session, change)
+        finally:
+            spent[name] = spent.get(name, 0.0) + time.perf_counter() - started
+
+    return timed
+
+
+def time_reactions(sessions: async_sessionmaker[AsyncSession]) -> dict[str, float]:
+    """Time each reaction the factory's sessions run: seconds spent, by hook name."""
+    info = sessions.kw["info"]
+    reactions = info[SESSION_KEY]
+    assert isinstance(reactions, Reactions)
+    spent: dict[str, float] = {}
+    info[SESSION_KEY] = Reactions(
+        hooks=tuple((name, _timed(hook, name, spent)) for name, hook in reactions.hooks)
+    )
+    return spent
 
 
 async def _fresh_database(admin_url: str) -> str:
@@ -197,6 +222,7 @@ async def main() -> None:
     engine = make_engine(url)
     settings = Settings(database_url=url, secret_key=SECRET, run_jobs=False)
     wired = session_factory(settings, engine)
+    spent = time_reactions(wired)
     items = generate(args.count)
     n = len(items)
     tag = not args.no_tag
@@ -237,6 +263,7 @@ async def main() -> None:
     runs["re-ingest"] = (seconds, 0.0)
     await compared("untagged", "re-ingest")
     if tag:
+        spent.clear()  # the tagger's warm-up ran no reaction, but start from zero all the same
         await fresh("wired", tag=True, sessions=wired)
         await compared("wired")
     await engine.dispose()
@@ -267,6 +294,9 @@ async def main() -> None:
             f"with the reactions users run, tagged: {runs['wired'][1] / runs['wired'][0]:.2f}x "
             "(not a target: the baseline computes no priority)"
         )
+        print("reactions in the wired run, seconds per 10k mentions:")
+        for name, seconds in spent.items():
+            print(f"  {name:<34} {seconds * 10_000 / n:6.2f} s")
 
 
 if __name__ == "__main__":

@@ -20,12 +20,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
+import orjson
 from sqlalchemy import Table, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from listener.kit.id_lists import ids_in
 from listener.models import Mention, MentionTag, MentionTopic, QueueItem, Tag, Topic, utcnow
 from listener.models.events import IntegrationEvent
-from listener.reactions import MentionsChanged
+from listener.reactions import MentionsChanged, reactions_of
 
 MENTION_CREATED = "mention.created"
 MENTION_UPDATED = "mention.updated"
@@ -124,9 +126,17 @@ async def record_events(session: AsyncSession, events: Sequence[NewEvent]) -> No
         await session.execute(stmt, rows[start : start + _CHUNK])
 
 
-def _chunks(ids: Iterable[int]) -> list[list[int]]:
+def _chunks(ids: Iterable[int], size: int = _CHUNK) -> list[list[int]]:
     unique = list(dict.fromkeys(ids))
-    return [unique[i : i + _CHUNK] for i in range(0, len(unique), _CHUNK)]
+    return [unique[i : i + size] for i in range(0, len(unique), size)]
+
+
+#: Ids per query where they travel as one array (PostgreSQL): a batch is one round trip.
+_ARRAY_CHUNK = 10_000
+
+
+def _chunk_size(session: AsyncSession) -> int:
+    return _ARRAY_CHUNK if session.get_bind().dialect.name == "postgresql" else _CHUNK
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -136,7 +146,7 @@ def _iso(value: datetime | None) -> str | None:
 async def mention_payloads(session: AsyncSession, mention_ids: Iterable[int]) -> dict[int, Any]:
     """The mentions as events carry them: ids, platform, URL, queue state and tags, no text."""
     found: dict[int, dict[str, Any]] = {}
-    for chunk in _chunks(mention_ids):
+    for chunk in _chunks(mention_ids, _chunk_size(session)):
         rows = await session.execute(
             select(
                 Mention.id,
@@ -154,7 +164,7 @@ async def mention_payloads(session: AsyncSession, mention_ids: Iterable[int]) ->
                 QueueItem.claimed_by,
             )
             .outerjoin(QueueItem, QueueItem.mention_id == Mention.id)
-            .where(Mention.id.in_(chunk))
+            .where(ids_in(session, Mention.id, chunk))
         )
         for row in rows:
             found[row.id] = {
@@ -177,7 +187,7 @@ async def mention_payloads(session: AsyncSession, mention_ids: Iterable[int]) ->
         topics = await session.execute(
             select(MentionTopic.mention_id, Topic.name)
             .join(Topic, Topic.id == MentionTopic.topic_id)
-            .where(MentionTopic.mention_id.in_(chunk))
+            .where(ids_in(session, MentionTopic.mention_id, chunk))
             .order_by(Topic.name)
         )
         for mention_id, name in topics:
@@ -186,7 +196,7 @@ async def mention_payloads(session: AsyncSession, mention_ids: Iterable[int]) ->
         tags = await session.execute(
             select(MentionTag.mention_id, Tag.name)
             .join(Tag, Tag.id == MentionTag.tag_id)
-            .where(MentionTag.mention_id.in_(chunk))
+            .where(ids_in(session, MentionTag.mention_id, chunk))
             .order_by(Tag.name)
         )
         for mention_id, name in tags:
@@ -228,15 +238,57 @@ CREATED_HOOK = "events.mention_created"
 CREATED_PAYLOAD_HOOK = "events.mention_created_payload"
 
 
+#: Where a session keeps, between the two hooks, the event ids taken for the batch's
+#: `mention.created` events (PostgreSQL): the batch they belong to and mention id -> event id.
+_RESERVED_KEY = "luister.events.created_ids"
+
+
+def _deferred(session: AsyncSession) -> bool:
+    """Whether mention.created can wait for the payload hook: its rows are then written once."""
+    return (
+        session.get_bind().dialect.name == "postgresql"
+        and CREATED_PAYLOAD_HOOK in reactions_of(session).names
+    )
+
+
 async def mention_created_reaction(session: AsyncSession, change: MentionsChanged) -> None:
-    """Record `mention.created` for each newly stored mention, in the ingest's transaction."""
-    if change.new_ids:
+    """Record `mention.created` for each newly stored mention, in the ingest's transaction.
+
+    On PostgreSQL, when the payload hook runs later in the same batch, this only takes the
+    events' ids from the log's sequence (one statement): ids are what orders the log, so the
+    events still precede whatever the reactions between the two hooks write, and the payload
+    hook inserts each row once with its final payload, instead of inserting it here and
+    rewriting it there. (A reader's horizon, `settled_before`, still holds: the rows are stamped
+    by the database clock when inserted, after their ids were taken, in a transaction that has
+    been writing since before.)
+    """
+    if not change.new_ids:
+        return
+    if not _deferred(session):
         await record_mention_events(session, MENTION_CREATED, change.new_ids)
+        return
+    mention_ids = sorted(set(change.new_ids))
+    ids = sorted(
+        (
+            await session.execute(
+                text(
+                    "SELECT nextval(pg_get_serial_sequence('integration_events', 'id')) "
+                    "FROM generate_series(1, :n)"
+                ),
+                {"n": len(mention_ids)},
+            )
+        ).scalars()
+    )
+    session.info[_RESERVED_KEY] = (change, dict(zip(mention_ids, ids, strict=True)))
 
 
 async def mention_created_payload_reaction(session: AsyncSession, change: MentionsChanged) -> None:
     """Bring the `mention.created` events of this batch up to date with the other reactions."""
+    reserved = session.info.pop(_RESERVED_KEY, None)
     if not change.new_ids:
+        return
+    if reserved is not None and reserved[0] is change:
+        await _insert_created(session, reserved[1])
         return
     for chunk in _chunks(change.new_ids):
         events = (
@@ -268,6 +320,40 @@ async def mention_created_payload_reaction(session: AsyncSession, change: Mentio
                 .values(payload=bindparam("new_payload")),
                 rows,
             )
+
+
+# One statement for the whole batch: the rows travel as arrays, stamped by the database clock.
+_INSERT_CREATED = text(
+    "INSERT INTO integration_events (id, type, subject, payload, mention_id, created_at) "
+    "SELECT e.id, :type, e.subject, CAST(e.payload AS JSONB), e.mention_id, clock_timestamp() "
+    "FROM unnest(CAST(:ids AS BIGINT[]), CAST(:subjects AS VARCHAR[]), "
+    "CAST(:payloads AS TEXT[]), CAST(:mention_ids AS BIGINT[])) "
+    "AS e(id, subject, payload, mention_id) ORDER BY e.id"
+)
+
+
+async def _insert_created(session: AsyncSession, event_ids: dict[int, int]) -> None:
+    """Insert mention.created, under the ids taken earlier, for the mentions still queued."""
+    payloads = await mention_payloads(session, event_ids)
+    # A mention left without a queue item (our own post) or gone (erased) was not created
+    # as far as integrations are concerned: its id stays unused, as a rolled-back one would.
+    kept = [
+        (event_ids[mention_id], mention_id, payloads[mention_id])
+        for mention_id in event_ids
+        if payloads.get(mention_id, {}).get("status") is not None
+    ]
+    if not kept:
+        return
+    await session.execute(
+        _INSERT_CREATED,
+        {
+            "type": MENTION_CREATED,
+            "ids": [event_id for event_id, _, _ in kept],
+            "subjects": [f"mention:{mention_id}"[:100] for _, mention_id, _ in kept],
+            "payloads": [orjson.dumps({"mention": payload}).decode() for _, _, payload in kept],
+            "mention_ids": [mention_id for _, mention_id, _ in kept],
+        },
+    )
 
 
 # -- readers ----------------------------------------------------------------------------------

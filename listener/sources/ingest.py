@@ -214,7 +214,16 @@ async def _author_ids(
             if known != incoming:
                 changed.append({"id": row.id, **_keep_known(fresh, row), "last_seen_at": utcnow()})
     missing = [values for key, values in wanted.items() if key not in ids]
-    if missing:
+    if missing and session.get_bind().dialect.name == "postgresql":
+        now = utcnow()
+        rows = await session.execute(
+            _UPSERT_AUTHORS,
+            {name: [values[name] for values in missing] for name in _UPSERTED}
+            | {"first_seen_ats": [now] * len(missing)},
+        )
+        for row in rows:
+            ids[(row.platform, row.platform_id)] = row.id
+    elif missing:
         stmt = _insert(session, Author)
         stmt = stmt.on_conflict_do_update(
             index_elements=["platform", "platform_id"],
@@ -234,6 +243,25 @@ async def _author_ids(
 
 
 _AUTHOR_FIELDS = ("handle", "display_name", "profile_url", "followers")
+
+_UPSERTED = ("platform", "platform_id", "handle", "display_name", "profile_url", "followers")
+
+# PostgreSQL: the batch's new authors in one statement, their values travelling as arrays
+# (an executemany INSERT renders and binds every row's parameters). As the Core path: an author
+# a concurrent ingest created first only has `last_seen_at` refreshed, and its id comes back.
+_UPSERT_AUTHORS = text(
+    "INSERT INTO authors (platform, platform_id, handle, display_name, profile_url, followers, "
+    "first_seen_at, last_seen_at) "
+    "SELECT a.platform, a.platform_id, a.handle, a.display_name, a.profile_url, a.followers, "
+    "a.seen, a.seen "
+    "FROM unnest(CAST(:platform AS VARCHAR[]), CAST(:platform_id AS VARCHAR[]), "
+    "CAST(:handle AS VARCHAR[]), CAST(:display_name AS VARCHAR[]), "
+    "CAST(:profile_url AS TEXT[]), CAST(:followers AS INTEGER[]), "
+    "CAST(:first_seen_ats AS TIMESTAMPTZ[])) "
+    "AS a(platform, platform_id, handle, display_name, profile_url, followers, seen) "
+    "ON CONFLICT (platform, platform_id) DO UPDATE SET last_seen_at = excluded.last_seen_at "
+    "RETURNING id, platform, platform_id"
+)
 
 
 def _keep_known(fresh: dict[str, Any], row: Any) -> dict[str, Any]:

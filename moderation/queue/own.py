@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from listener.kit.id_lists import ids_in
 from listener.models import Author, Mention, OwnAccount, QueueItem, Status, utcnow
 from listener.own_accounts import add_own_account, mark_own_authors, remove_own_account
 from listener.reactions import MentionsChanged, MentionsHook
@@ -33,7 +34,7 @@ async def _our_mentions(session: AsyncSession, mention_ids: list[int]) -> list[M
     rows = await session.execute(
         select(Mention)
         .join(Author, Author.id == Mention.author_id)
-        .where(Mention.id.in_(mention_ids), Author.own_account_id.is_not(None))
+        .where(ids_in(session, Mention.id, mention_ids), Author.own_account_id.is_not(None))
     )
     return list(rows.scalars())
 
@@ -77,7 +78,7 @@ async def take_ours_out(session: AsyncSession, *, mention_ids: list[int]) -> lis
     author_ids = (
         await session.execute(
             select(Mention.author_id).where(
-                Mention.id.in_(mention_ids), Mention.author_id.is_not(None)
+                ids_in(session, Mention.id, mention_ids), Mention.author_id.is_not(None)
             )
         )
     ).scalars()
@@ -88,7 +89,9 @@ async def take_ours_out(session: AsyncSession, *, mention_ids: list[int]) -> lis
     if others:
         parents = (
             await session.execute(
-                select(Mention.platform, Mention.external_id).where(Mention.id.in_(others))
+                select(Mention.platform, Mention.external_id).where(
+                    ids_in(session, Mention.id, others)
+                )
             )
         ).all()
         earlier = (

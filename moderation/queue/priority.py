@@ -16,10 +16,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+import orjson
+from sqlalchemy import or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from listener.events import MENTION_UPDATED, record_mention_events
+from listener.kit.id_lists import ids_in
 from listener.models import Author, Mention, QueueItem, utcnow
 from listener.own_accounts import brand_names
 from listener.settings import Settings
@@ -394,10 +396,43 @@ def _impersonation(row: Any, brands: Sequence[str]) -> dict[str, Any] | None:
     return verdict.as_dict() if verdict else None
 
 
-def _chunks(ids: Iterable[int]) -> Iterable[list[int]]:
+def _chunks(ids: Iterable[int], size: int = CHUNK) -> Iterable[list[int]]:
     unique = sorted(set(ids))
-    for start in range(0, len(unique), CHUNK):
-        yield unique[start : start + CHUNK]
+    for start in range(0, len(unique), size):
+        yield unique[start : start + size]
+
+
+#: Items per round trip on PostgreSQL, where the ids and the new values travel as arrays.
+ARRAY_CHUNK = 10_000
+
+# One UPDATE for the whole chunk (PostgreSQL): the new values travel as arrays, joined by
+# mention id. Sets exactly the columns the ORM's bulk update by primary key set.
+_UPDATE_SCORES = text(
+    "UPDATE queue_items SET priority = v.priority, priority_explain = CAST(v.explain AS JSONB), "
+    "priority_computed_at = v.computed_at, sla_band = v.sla_band, due_at = v.due_at "
+    "FROM unnest(CAST(:mention_ids AS BIGINT[]), CAST(:priorities AS INTEGER[]), "
+    "CAST(:explains AS TEXT[]), CAST(:computed_ats AS TIMESTAMPTZ[]), "
+    "CAST(:sla_bands AS VARCHAR[]), CAST(:due_ats AS TIMESTAMPTZ[])) "
+    "AS v(mention_id, priority, explain, computed_at, sla_band, due_at) "
+    "WHERE queue_items.mention_id = v.mention_id"
+)
+
+
+async def _store_scores(session: AsyncSession, values: list[dict[str, Any]]) -> None:
+    if session.get_bind().dialect.name != "postgresql":
+        await session.execute(update(QueueItem), values)
+        return
+    await session.execute(
+        _UPDATE_SCORES,
+        {
+            "mention_ids": [v["mention_id"] for v in values],
+            "priorities": [v["priority"] for v in values],
+            "explains": [orjson.dumps(v["priority_explain"]).decode() for v in values],
+            "computed_ats": [v["priority_computed_at"] for v in values],
+            "sla_bands": [v["sla_band"] for v in values],
+            "due_ats": [v["due_at"] for v in values],
+        },
+    )
 
 
 async def refresh_priorities(
@@ -411,14 +446,15 @@ async def refresh_priorities(
     now = now or utcnow()
     done = 0
     brands: list[str] | None = None
-    for chunk in _chunks(mention_ids):
+    size = ARRAY_CHUNK if session.get_bind().dialect.name == "postgresql" else CHUNK
+    for chunk in _chunks(mention_ids, size):
         if brands is None:
             brands = await brand_names(session, config.brand_terms)
         rows = await session.execute(
             select(*_COLUMNS)
             .join(Mention, Mention.id == QueueItem.mention_id)
             .outerjoin(Author, Author.id == Mention.author_id)
-            .where(QueueItem.mention_id.in_(chunk))
+            .where(ids_in(session, QueueItem.mention_id, chunk))
         )
         values = []
         moved: list[int] = []
@@ -438,7 +474,7 @@ async def refresh_priorities(
                 }
             )
         if values:
-            await session.execute(update(QueueItem), values)
+            await _store_scores(session, values)
             done += len(values)
         # A first score is part of mention.created; later, only a change of band is news.
         await record_mention_events(session, MENTION_UPDATED, moved, changes=["priority_band"])

@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from listener.kit.id_lists import ids_in, ids_not_in
 from listener.models import Mention, QueueItem, Status, utcnow
 from moderation.queue import audit
 from moderation.queue.authors import identities_of
@@ -88,7 +89,7 @@ async def wake_for_authors(
     new_by_author: dict[int, int] = {}
     rows = await session.execute(
         select(Mention.author_id, Mention.id).where(
-            Mention.id.in_(list(new_mention_ids)), Mention.author_id.is_not(None)
+            ids_in(session, Mention.id, new_mention_ids), Mention.author_id.is_not(None)
         )
     )
     for author_id, mention_id in rows:
@@ -108,8 +109,8 @@ async def wake_for_authors(
         .where(
             QueueItem.status == Status.SNOOZED.value,
             QueueItem.snooze_until_author.is_(True),
-            Mention.author_id.in_(list(written)),
-            QueueItem.mention_id.not_in(list(new_mention_ids)),
+            ids_in(session, Mention.author_id, written),
+            ids_not_in(session, QueueItem.mention_id, new_mention_ids),
         )
         .execution_options(populate_existing=True)
     )
