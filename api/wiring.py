@@ -15,6 +15,7 @@ from listener.alerts.tasks import alert_cron
 from listener.db import make_sessionmaker
 from listener.digest.tasks import digest_cron
 from listener.jobs import JobList, Periodic, Task
+from listener.nlp import copies
 from listener.nlp.store import LANGUAGES_KEY, LanguageSettings
 from listener.reactions import Reactions
 from listener.settings import Settings
@@ -44,6 +45,8 @@ def build_reactions(settings: Settings) -> Reactions:
             (followup.HOOK_NAME, followup.followup_reaction(settings)),
             # Our own posts leave the queue and answer what they reply to, before rescoring.
             (own.HOOK_NAME, own.own_voice_reaction(settings)),
+            # The same text with a link or a promotion from many authors is spam, before rescoring.
+            (copies.HOOK_NAME, copies.copy_spam_reaction),
             # A reply under a member of an open incident joins it (moderation.incidents).
             (incidents.HOOK_NAME, incidents.join_open_incidents),
             (triage.HOOK_NAME, triage.triage_reaction(settings)),

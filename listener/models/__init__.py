@@ -31,6 +31,7 @@ from listener.models.privacy import PrivacySuppression
 from listener.models.quarantine import QuarantinedItem
 from listener.models.queue import AuditEntry, Note, QueueItem, Status
 from listener.models.sources import Source
+from listener.models.spam import SpamCopy
 from listener.models.triage import (
     UNMANAGED_SCHEMA_NAMES,
     AuthorLink,
@@ -97,6 +98,7 @@ __all__ = [
     "SavedView",
     "Scope",
     "Source",
+    "SpamCopy",
     "Status",
     "Tag",
     "Topic",
