@@ -70,6 +70,11 @@ def test_demo_serves_the_samples_to_the_printed_token(tmp_path: Path) -> None:
         assert token_match and login_match, banner
         loaded = int(re.search(r"(\d+) sample mentions", banner).group(1))  # type: ignore[union-attr]
         assert loaded >= 300
+        # The share-of-voice subjects the demo compares, in one line.
+        assert (
+            "  voice       : share of voice of Fietsbaan (brand), Velomax (competitor), "
+            "Groene Fiets (competitor)\n" in banner
+        ), banner
 
         base = f"http://127.0.0.1:{port}"
         _wait_for(f"{base}/healthz")

@@ -238,6 +238,7 @@ def demo(
     """Start afresh on a demo database: migrate, create an admin, load samples, serve."""
     from api.cli.accounts import add_own_accounts
     from api.cli.common import demo_exports, in_session
+    from api.cli.voice import add_demo_subjects, subjects_line
     from api.sandbox import demo as sandbox
     from listener.accounts.service import create_token, create_user
     from listener.alerts.tasks import alert_tick
@@ -267,8 +268,6 @@ def demo(
         # Fietsbaan's own accounts: their posts are its responses, not mentions to triage.
         await add_own_accounts(session, settings=settings, accounts=DEMO_OWN_ACCOUNTS)
         # Share of voice: Fietsbaan against the two competitors the samples talk about.
-        from api.cli.voice import add_demo_subjects
-
         await add_demo_subjects(session)
         return issued.token
 
@@ -299,6 +298,7 @@ def demo(
                 f"  own accounts: {len(DEMO_OWN_ACCOUNTS)} (Fietsbaan's posts are its responses)",
                 f"  spike alerts: {alerts} raised on the samples' hours",
                 f"  incidents   : {incidents} bursts of similar mentions grouped",
+                f"  voice       : share of voice of {subjects_line()}",
                 f"  the desk    : {url}/  (sign in as admin with the password below)",
                 f"  admin login : admin / {password}",
                 f"  API token   : {token}",

@@ -44,6 +44,11 @@ async def add_demo_subjects(
     return added
 
 
+def subjects_line(subjects: list[tuple[str, str, Kind]] | None = None) -> str:
+    """The subjects in one line, as the demo's banner lists them: "Fietsbaan (brand), ..."."""
+    return ", ".join(f"{name} ({kind})" for name, _, kind in subjects or DEMO_SUBJECTS)
+
+
 def _instant(value: datetime | None, name: str) -> datetime | None:
     if value is None:
         return None

@@ -21,6 +21,7 @@ from listener.digest.incidents import incidents_section
 from listener.digest.messages import Language, text
 from listener.digest.periods import Period
 from listener.digest.query import MentionFilter, dialect_of
+from listener.digest.voice import voice_section
 from listener.models import Alert, AuditEntry, utcnow
 
 
@@ -123,6 +124,7 @@ async def build_digest(
         alerts=await _alerts(session, period=period, filt=filt),
     )
     data.incidents = await incidents_section(session, period=period, filt=filt)
+    data.share_of_voice = await voice_section(session, period=period, filt=filt)
     any_audit = await _any_status_change(session)
     data.notes = [
         Note(code=code, params=params, text=text(language, f"note_{code}", **params))

@@ -11,7 +11,7 @@ from datetime import date
 from typing import Any
 
 from listener.digest.document import DigestDocument
-from listener.digest.messages import day, text
+from listener.digest.messages import day, percent, text
 
 WIDTH_PX = 600
 _DPI = 200
@@ -135,13 +135,70 @@ def topics_chart(data: DigestDocument, language: str) -> bytes:
     return _png(figure)
 
 
+def voice_chart(data: DigestDocument, language: str) -> bytes:
+    """Each subject's share of voice as a horizontal bar, the previous period's beside it."""
+    section = data.share_of_voice
+    subjects = section.subjects if section is not None else []
+    figure, axes = _figure(60 + 26 * max(len(subjects), 1))
+    # Top to bottom in the section's order: brand first.
+    rows = list(reversed(subjects))
+    positions = list(range(len(rows)))
+    now = [100 * (x.share or 0.0) for x in rows]
+    axes.barh(
+        [p + 0.2 for p in positions],
+        now,
+        height=0.4,
+        color=_COLOURS["bars"],
+        label=text(language, "this_period"),
+    )
+    axes.barh(
+        [p - 0.2 for p in positions],
+        [100 * (x.previous_share or 0.0) for x in rows],
+        height=0.4,
+        color=_COLOURS["previous"],
+        label=text(language, "previous_short"),
+    )
+    for position, value, row in zip(positions, now, rows, strict=True):
+        axes.annotate(
+            percent(row.share, language),
+            (value, position + 0.2),
+            xytext=(3, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=6,
+        )
+    axes.set_yticks(positions, [x.name for x in rows])
+    axes.set_xlim(0, max([*now, *(100 * (x.previous_share or 0.0) for x in rows), 1.0]) * 1.15)
+    axes.xaxis.set_major_formatter(lambda value, _: f"{value:.0f}%")
+    axes.grid(axis="x", color="#eeeeee", linewidth=0.6)
+    axes.grid(axis="y", visible=False)
+    _titled(axes, text(language, "chart_voice"))
+    return _png(figure)
+
+
+#: Every chart a digest can have, by name, and the function drawing it.
+CHARTS = {
+    "volume": volume_chart,
+    "sentiment": sentiment_chart,
+    "topics": topics_chart,
+    "voice": voice_chart,
+}
+
+
+def chart_names(data: DigestDocument) -> list[str]:
+    """The charts a digest shows (none for a quiet period), decided without drawing them."""
+    if data.quiet:
+        return []
+    names = ["volume"]
+    if data.sentiment.tagged:
+        names.append("sentiment")
+    if data.topics.top:
+        names.append("topics")
+    if data.share_of_voice is not None and data.share_of_voice.mentions:
+        names.append("voice")
+    return names
+
+
 def digest_charts(data: DigestDocument, language: str) -> dict[str, bytes]:
     """The charts a digest shows, by name; none for a quiet period."""
-    if data.quiet:
-        return {}
-    charts = {"volume": volume_chart(data, language)}
-    if data.sentiment.tagged:
-        charts["sentiment"] = sentiment_chart(data, language)
-    if data.topics.top:
-        charts["topics"] = topics_chart(data, language)
-    return charts
+    return {name: CHARTS[name](data, language) for name in chart_names(data)}

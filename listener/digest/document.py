@@ -341,12 +341,50 @@ class IncidentsSection(_Section):
     items: list[IncidentItem]
 
 
+class SubjectVoice(_Section):
+    """One share-of-voice subject in the period, against the previous one.
+
+    `share` is of all subjects' mentions (a mention naming two subjects counts for both);
+    `reach` adds the followers of the subject's distinct authors (unknown counts as 0).
+    """
+
+    name: str
+    kind: str
+    mentions: int
+    share: float | None
+    positive: int
+    neutral: int
+    negative: int
+    net_sentiment: float | None
+    reach: int
+    reach_share: float | None
+    previous: int
+    previous_share: float | None
+    change: float | None
+    share_change_points: float | None
+
+
+class ShareOfVoiceSection(_Section):
+    """The subjects of share of voice (brand first, then competitors and product lines)."""
+
+    mentions: int
+    previous: int
+    subjects: list[SubjectVoice]
+
+
 class Note(_Section):
     """Something the reader should know about missing or estimated numbers."""
 
     code: str
     params: dict[str, int] = Field(default_factory=dict)
     text: str
+
+
+class Revision(_Section):
+    """The digest was rebuilt because mentions of its period arrived after it was first built."""
+
+    revised_at: str
+    late_mentions: int
 
 
 class DigestDocument(_Section):
@@ -371,5 +409,8 @@ class DigestDocument(_Section):
     alerts: AlertsSection
     notes: list[Note] = Field(default_factory=list)
     incidents: IncidentsSection | None = _optional_key()
+    # Absent when no share-of-voice subject is defined.
+    share_of_voice: ShareOfVoiceSection | None = _optional_key()
+    revision: Revision | None = _optional_key()
 
     model_config = ConfigDict(extra="ignore", validate_by_name=True, serialize_by_alias=True)

@@ -56,6 +56,22 @@ MARKDOWN_TEMPLATE = """\
 {{ v.share(v.sentiment.previous_shares[lbl]) }} | {{ v.pts(v.sentiment.change_points[lbl]) }} |
 {% endfor %}
 {% endif %}
+{% if v.voice %}
+
+## {{ t('share_of_voice') }}
+
+{{ v.voice.intro }}
+
+{% if v.voice.mentions %}
+| {{ t('subject') }} | {{ t('mentions') }} | {{ t('share') }} | {{ t('previous') }} | {{ t('change') }} | {{ t('share_change') }} | {{ t('positive') }} | {{ t('neutral') }} | {{ t('negative') }} | {{ t('reach') }} |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|
+{% for x in v.voice.subjects %}
+| {{ x.name | md }} ({{ x.kind_label }}) | {{ v.n(x.mentions) }} | {{ v.share(x.share) }} | {{ v.n(x.previous) }} | {{ v.pct(x.change) }} | {{ v.pts(x.share_change_points) }} | {{ v.n(x.positive) }} | {{ v.n(x.neutral) }} | {{ v.n(x.negative) }} | {{ v.n(x.reach) }} |
+{% endfor %}
+{% else %}
+{{ t('voice_none') }}
+{% endif %}
+{% endif %}
 
 ## {{ t('topics') }}
 
@@ -270,6 +286,26 @@ HTML_TEMPLATE = """\
 {{ tn(v.pts(v.sentiment.change_points[lbl])) }}</tr>
 {% endfor %}
 {% endcall %}
+{% endif %}
+{% if v.voice %}
+<h2 style="{{ h2 }}">{{ t('share_of_voice') }}</h2>
+<p style="{{ small }}">{{ v.voice.intro }}</p>
+{% if v.voice.mentions %}
+{{ chart('voice') }}
+{% call table() %}
+<tr>{{ th(t('subject')) }}{{ th(t('mentions'), true) }}{{ th(t('share'), true) }}
+{{ th(t('change'), true) }}{{ th(t('share_change'), true) }}{{ th(t('positive'), true) }}
+{{ th(t('neutral'), true) }}{{ th(t('negative'), true) }}{{ th(t('reach'), true) }}</tr>
+{% for x in v.voice.subjects %}
+<tr><td style="{{ cell }}">{{ x.name }}<br><span style="font-size:12px;color:#6b7682;">\
+{{ x.kind_label }}</span></td>{{ tn(v.n(x.mentions)) }}{{ tn(v.share(x.share)) }}
+{{ tn(v.pct(x.change)) }}{{ tn(v.pts(x.share_change_points)) }}{{ tn(v.n(x.positive)) }}
+{{ tn(v.n(x.neutral)) }}{{ tn(v.n(x.negative)) }}{{ tn(v.n(x.reach)) }}</tr>
+{% endfor %}
+{% endcall %}
+{% else %}
+<p style="{{ para }}">{{ t('voice_none') }}</p>
+{% endif %}
 {% endif %}
 <h2 style="{{ h2 }}">{{ t('topics') }}</h2>
 {% if v.topics.top %}

@@ -112,6 +112,22 @@ MESSAGES: dict[str, dict[str, str]] = {
         "chart_average": "average per day, {windows} periods before",
         "chart_sentiment": "Sentiment per day",
         "chart_topics": "Top topics: this period and the previous one",
+        "share_of_voice": "Share of voice",
+        "voice_intro": (
+            "Mentions of each subject, its share of all the subjects' mentions (a mention "
+            "naming two counts for both), how they felt and the followers of its authors, "
+            "against {previous_name}."
+        ),
+        "voice_none": "None of the subjects was mentioned in this period.",
+        "subject": "Subject",
+        "share": "Share",
+        "share_change": "Share change",
+        "reach": "Reach",
+        "kind_brand": "our brand",
+        "kind_competitor": "competitor",
+        "kind_product": "product line",
+        "glance_voice": "Share of voice: {shares}.",
+        "chart_voice": "Share of voice: this period and the previous one",
         "this_period": "this period",
         "previous_short": "previous",
         "alert_intro": "{observed} in the hour from {start} against a usual {baseline} (z = {z}).",
@@ -254,6 +270,22 @@ MESSAGES: dict[str, dict[str, str]] = {
         "chart_average": "gemiddelde per dag, {windows} perioden ervoor",
         "chart_sentiment": "Sentiment per dag",
         "chart_topics": "Top-onderwerpen: deze periode en de vorige",
+        "share_of_voice": "Aandeel in het gesprek",
+        "voice_intro": (
+            "Vermeldingen per merk of product, het aandeel daarvan in alle vermeldingen van "
+            "de vergeleken namen (een vermelding die er twee noemt telt voor allebei), de toon "
+            "en de volgers van de auteurs, tegen {previous_name}."
+        ),
+        "voice_none": "Geen van de vergeleken namen werd in deze periode genoemd.",
+        "subject": "Merk of product",
+        "share": "Aandeel",
+        "share_change": "Verschil aandeel",
+        "reach": "Bereik",
+        "kind_brand": "ons merk",
+        "kind_competitor": "concurrent",
+        "kind_product": "productlijn",
+        "glance_voice": "Aandeel in het gesprek: {shares}.",
+        "chart_voice": "Aandeel in het gesprek: deze periode en de vorige",
         "this_period": "deze periode",
         "previous_short": "ervoor",
         "alert_intro": "{observed} in het uur vanaf {start} tegen gewoonlijk {baseline} (z = {z}).",

@@ -57,14 +57,32 @@ def to_json(data: DigestDocument) -> str:
     return json.dumps(data.model_dump(mode="json"), indent=2, ensure_ascii=False)
 
 
+def revised_line(data: DigestDocument, language: str) -> str | None:
+    """'Revised on <date>: N mentions arrived after it was first built', if it was revised."""
+    if data.revision is None:
+        return None
+    day, n = data.revision.revised_at[:10], data.revision.late_mentions
+    if language == "nl":
+        plural = "en" * (n != 1)
+        return (
+            f"Herzien op {day}: {n} vermelding{plural} kwam{plural} binnen"
+            " nadat deze digest voor het eerst werd opgesteld"
+        )
+    return f"Revised on {day}: {n} mention{'s' * (n != 1)} arrived after it was first built"
+
+
 def to_markdown(data: DigestDocument, language: str) -> str:
     """The digest as Markdown (also the plain-text part of the email)."""
-    return _template("md").render(v=digest_view(data, language))
+    text = _template("md").render(v=digest_view(data, language))
+    line = revised_line(data, language)  # under the title
+    return text if line is None else text.replace("\n\n", f"\n\n{_md(line)}\n\n", 1)
 
 
 def to_html(data: DigestDocument, language: str, *, images: Mapping[str, str]) -> str:
     """The digest as HTML; `images` maps chart names to the src each <img> uses."""
-    return _template("html").render(v=digest_view(data, language), images=images)
+    page = _template("html").render(v=digest_view(data, language), images=images)
+    line = revised_line(data, language)  # under the title; the line is ours, no markup in it
+    return page if line is None else page.replace("</h1>", f"</h1>\n<p><em>{line}</em></p>", 1)
 
 
 def data_uris(charts: Mapping[str, bytes]) -> dict[str, str]:

@@ -112,6 +112,12 @@ class DigestSummary(BaseModel):
     quiet: bool
     skipped_reason: str | None
     built_at: datetime
+    revised_at: datetime | None = Field(
+        default=None, description="When it was rebuilt because late mentions of its week arrived"
+    )
+    late_mentions: int = Field(
+        default=0, description="Mentions of its period that arrived after it was first built"
+    )
     deliveries: dict[str, int] = Field(description="Emails per status: pending, sent, failed")
 
     @classmethod
@@ -131,6 +137,8 @@ class DigestSummary(BaseModel):
             quiet=digest.quiet,
             skipped_reason=digest.skipped_reason,
             built_at=digest.built_at,
+            revised_at=digest.revised_at,
+            late_mentions=digest.late_mentions,
             deliveries=counts,
         )
 
@@ -140,7 +148,8 @@ class DigestOut(DigestSummary):
 
     data: DigestDocument = Field(
         description="volume, sentiment, topics, emergent_terms, authors, engaged, questions, "
-        "response, sla, throughput, alerts and notes"
+        "response, sla, throughput, alerts and notes; incidents and share_of_voice when there "
+        "are any"
     )
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from listener.digest import audit
 from listener.digest.builder import build_digest
 from listener.digest.delivery import queue_deliveries
-from listener.digest.document import DigestDocument
+from listener.digest.document import DigestDocument, Revision
 from listener.digest.errors import Conflict, Invalid, NotFound
 from listener.digest.messages import LANGUAGES, Language
 from listener.digest.periods import Period
@@ -217,6 +217,10 @@ async def store_digest(
     digest.timezone = period.timezone
     digest.language = language
     digest.filters = filt.as_dict()
+    if digest.revised_at is not None:  # rebuilt again after a revision: still says so
+        data.revision = Revision(
+            revised_at=digest.revised_at.isoformat(), late_mentions=digest.late_mentions
+        )
     digest.data = data.model_dump(mode="json")
     digest.mention_count = data.volume.total
     digest.quiet = data.quiet
@@ -231,24 +235,78 @@ async def store_digest(
         actor_user_id=actor_user_id,
         after={"key": key, "mentions": digest.mention_count, "quiet": digest.quiet},
     )
-    await record_event(
-        session,
-        DIGEST_BUILT,
-        f"digest:{digest.id}",
-        {
-            "digest": {
-                "id": digest.id,
-                "period": digest.period_label,
-                "period_start": digest.period_start.isoformat(),
-                "period_end": digest.period_end.isoformat(),
-                "language": digest.language,
-                "recipient_list_id": list_id,
-                "mentions": digest.mention_count,
-                "quiet": digest.quiet,
-                "rebuilt": action == "rebuild",
-            }
-        },
+    await _built_event(session, digest, rebuilt=action == "rebuild")
+    return digest
+
+
+async def _built_event(session: AsyncSession, digest: Digest, *, rebuilt: bool) -> None:
+    payload: dict[str, Any] = {
+        "id": digest.id,
+        "period": digest.period_label,
+        "period_start": digest.period_start.isoformat(),
+        "period_end": digest.period_end.isoformat(),
+        "language": digest.language,
+        "recipient_list_id": digest.recipient_list_id,
+        "mentions": digest.mention_count,
+        "quiet": digest.quiet,
+        "rebuilt": rebuilt,
+    }
+    if digest.revised_at is not None:
+        payload["revised_at"] = digest.revised_at.isoformat()
+        payload["late_mentions"] = digest.late_mentions
+    await record_event(session, DIGEST_BUILT, f"digest:{digest.id}", {"digest": payload})
+
+
+def stored_filter(digest: Digest) -> MentionFilter:
+    """The filter a stored digest was built with."""
+    filters = digest.filters or {}
+    return MentionFilter.of(
+        topics=filters.get("topics", ()),
+        sources=filters.get("sources", ()),
+        languages=filters.get("languages", ()),
     )
+
+
+async def revise_digest(
+    session: AsyncSession,
+    *,
+    digest: Digest,
+    period: Period,
+    settings: Settings,
+    late_mentions: int,
+    now: datetime,
+) -> Digest:
+    """Rebuild a stored digest, with its own filter and language, because `late_mentions` of
+    its period arrived after it was first built; mark it revised. Its emails are not sent
+    again: a delivery is one per (digest, address), and pending ones send the revised data."""
+    filt = stored_filter(digest)
+    data = await build_digest(
+        session,
+        period=period,
+        filt=filt,
+        language=digest.language,  # type: ignore[arg-type]
+        target_hours=settings.digest_response_target_hours,
+        now=now,
+    )
+    data.revision = Revision(revised_at=now.isoformat(), late_mentions=late_mentions)
+    before = {"mentions": digest.mention_count, "late_mentions": digest.late_mentions}
+    digest.data = data.model_dump(mode="json")
+    digest.mention_count = data.volume.total
+    digest.quiet = data.quiet
+    digest.built_at = now
+    digest.revised_at = now
+    digest.late_mentions = late_mentions
+    await session.flush()
+    audit.record(
+        session,
+        entity="digest",
+        entity_id=digest.id,
+        action="revise",
+        actor=audit.SYSTEM_ACTOR,
+        before=before,
+        after={"mentions": digest.mention_count, "late_mentions": late_mentions},
+    )
+    await _built_event(session, digest, rebuilt=True)
     return digest
 
 

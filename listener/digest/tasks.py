@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from listener.digest.delivery import deliver_due
-from listener.digest.schedule import run_weekly_schedule
+from listener.digest.schedule import revise_if_due, run_weekly_schedule
 from listener.models import utcnow
 from listener.settings import Settings
 
@@ -29,12 +29,15 @@ def hour_floor(moment: datetime) -> datetime:
 async def digest_tick(
     sessions: async_sessionmaker[AsyncSession], *, settings: Settings, now: datetime | None = None
 ) -> dict[str, Any]:
-    """Build and queue the weekly digests that are due, then send every due email."""
+    """Build and queue the weekly digests that are due, revise stored ones that received late
+    mentions (hourly), then send every due email."""
     now = now or utcnow()
     built = await run_weekly_schedule(sessions, settings=settings, now=now)
+    revised = await revise_if_due(sessions, settings=settings, now=now)
     report = await deliver_due(sessions, settings=settings, now=now)
     return {
         "digests_built": built,
+        "digests_revised": revised,
         "sent": len(report.sent),
         "retrying": len(report.retrying),
         "failed": len(report.failed),
@@ -42,5 +45,5 @@ async def digest_tick(
 
 
 async def digest_cron(ctx: dict[str, Any]) -> dict[str, Any]:
-    """arq cron (every minute): the weekly schedule and email deliveries."""
+    """arq cron (every minute): the weekly schedule, late-data revisions and email deliveries."""
     return await digest_tick(ctx["sessions"], settings=ctx["settings"])

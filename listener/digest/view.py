@@ -91,6 +91,13 @@ def _headline(data: DigestDocument, language: str) -> list[str]:
                 },
             )
         )
+    voice = data.share_of_voice
+    if voice is not None and voice.mentions:
+        shares = ", ".join(
+            f"{x.name} {percent(x.share, language)} ({points(x.share_change_points, language)})"
+            for x in voice.subjects
+        )
+        lines.append(t("glance_voice", shares=shares))
     if topics.top:
         top = ", ".join(f"{x.topic} ({number(x.count, language)})" for x in topics.top[:3])
         lines.append(t("glance_topics", top=top))
@@ -116,6 +123,23 @@ def _headline(data: DigestDocument, language: str) -> list[str]:
     if data.alerts.count:
         lines.append(t("glance_alerts", count=data.alerts.count))
     return lines
+
+
+def _voice(data: DigestDocument, language: str) -> dict[str, Any] | None:
+    """The share-of-voice section as the templates print it; None without subjects."""
+    section = data.share_of_voice
+    if section is None:
+        return None
+    previous_name = text(language, "previous_week" if data.period.is_week else "previous_period")
+    return {
+        "mentions": section.mentions,
+        "previous": section.previous,
+        "intro": text(language, "voice_intro", previous_name=previous_name),
+        "subjects": [
+            {**x.model_dump(), "kind_label": text(language, f"kind_{x.kind}")}
+            for x in section.subjects
+        ],
+    }
 
 
 def _filters(data: DigestDocument, language: str) -> str:
@@ -230,6 +254,7 @@ def digest_view(data: DigestDocument, language: str) -> dict[str, Any]:
         ),
         "engaged": [_card(c, language) for c in data.engaged],
         "alerts": [_alert_line(a, language) for a in data.alerts.items],
+        "voice": _voice(data, language),
         "incidents": [incident_line(i, language) for i in data.incidents.items]
         if data.incidents
         else [],

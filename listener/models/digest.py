@@ -79,6 +79,9 @@ class Digest(Base):
     skipped_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     built_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Rebuilt because mentions of its period arrived after it was first built (late data).
+    revised_at: Mapped[datetime | None]
+    late_mentions: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Alert(Base):

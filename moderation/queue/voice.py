@@ -1,18 +1,15 @@
 """Share of voice: how much of the conversation each subject (our brand, competitors, product
 lines) holds, per day or week, with its sentiment and reach.
 
-Each subject is a query (listener.query). A mention that matches two subjects counts for both,
-as share-of-voice tools count it. Per bucket and subject: `mentions`; `positive`, `neutral`,
-`negative` and `net_sentiment` ((positive - negative) / labelled, None with none labelled);
-`reach`, the followers of the distinct authors (unknown counts as 0); `share`, the subject's
-mentions over all subjects' mentions in that bucket (`reach_share` likewise for reach). Days
-and weeks (Monday to Sunday) are UTC; mentions by our own accounts and mentions deleted at
-their source are left out.
+The counting is `listener.digest.voice` (the weekly digest's section counts the same way);
+this module picks the range and buckets and edits the subjects. Each subject is a query
+(listener.query); a mention matching two subjects counts for both. Days and weeks (Monday to
+Sunday) are UTC; mentions by our own accounts and mentions deleted at their source are left out.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 
@@ -20,14 +17,27 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from listener.digest.voice import Voice, count_voices, list_subjects
 from listener.errors import LuisterError
-from listener.models import Author, Mention, VoiceSubject, utcnow
+from listener.models import VoiceSubject, utcnow
 from listener.own_accounts import not_by_us
-from listener.query import QuerySyntaxError, parse, where_clause
-from moderation.queue._sql import dialect_of
+from listener.query import QuerySyntaxError, parse
 from moderation.queue.errors import Conflict, InvalidRequest, NotFound
 
 Period = Literal["day", "week"]
+__all__ = [
+    "Bucket",
+    "InvalidSubject",
+    "ShareOfVoice",
+    "Voice",
+    "create_subject",
+    "delete_subject",
+    "get_subject",
+    "list_subjects",
+    "share_of_voice",
+    "update_subject",
+]
+
 MAX_SUBJECTS = 20
 MAX_DAYS = 400
 DEFAULT_DAYS = 28
@@ -39,39 +49,6 @@ class InvalidSubject(LuisterError):
     status = 422
     type_slug = "invalid-subject"
     title = "Invalid subject"
-
-
-@dataclass
-class Voice:
-    """One subject's numbers in one bucket (or over the whole range)."""
-
-    name: str
-    mentions: int = 0
-    positive: int = 0
-    neutral: int = 0
-    negative: int = 0
-    reach: int = 0
-    share: float = 0.0
-    reach_share: float = 0.0
-    authors: dict[int, int] = field(default_factory=dict, repr=False)
-
-    @property
-    def net_sentiment(self) -> float | None:
-        """(positive - negative) / labelled mentions; None when none is labelled."""
-        labelled = self.positive + self.neutral + self.negative
-        return None if labelled == 0 else round((self.positive - self.negative) / labelled, 4)
-
-    def add(self, sentiment: str | None, author_id: int | None, followers: int | None) -> None:
-        """Count one mention."""
-        self.mentions += 1
-        if sentiment == "positive":
-            self.positive += 1
-        elif sentiment == "neutral":
-            self.neutral += 1
-        elif sentiment == "negative":
-            self.negative += 1
-        if author_id is not None:
-            self.authors[author_id] = followers or 0
 
 
 @dataclass(frozen=True)
@@ -110,16 +87,6 @@ def _buckets(since: datetime, until: datetime, period: Period) -> list[date]:
     return found
 
 
-def _shares(voices: list[Voice]) -> None:
-    for voice in voices:
-        voice.reach = sum(voice.authors.values())
-    mentions = sum(v.mentions for v in voices)
-    reach = sum(v.reach for v in voices)
-    for voice in voices:
-        voice.share = round(voice.mentions / mentions, 4) if mentions else 0.0
-        voice.reach_share = round(voice.reach / reach, 4) if reach else 0.0
-
-
 def default_range(now: datetime | None = None) -> tuple[datetime, datetime]:
     """The last DEFAULT_DAYS whole days and today (UTC)."""
     today = (now or utcnow()).astimezone(UTC).date()
@@ -150,32 +117,12 @@ async def share_of_voice(
             raise NotFound(f"subject: no subject called {missing[0]!r}")
         subjects = [known[n] for n in dict.fromkeys(names)]
     starts = _buckets(since, until, period)
-    per_bucket = {day: [Voice(s.name) for s in subjects] for day in starts}
-    totals = [Voice(s.name) for s in subjects]
-    dialect = dialect_of(session)
-    for index, subject in enumerate(subjects):
-        rows = await session.execute(
-            select(Mention.created_at, Mention.sentiment_label, Mention.author_id, Author.followers)
-            .outerjoin(Author, Author.id == Mention.author_id)
-            .where(
-                where_clause(
-                    parse(subject.query, field=f"subject {subject.name}"), dialect=dialect
-                ),
-                Mention.created_at >= since,
-                Mention.created_at < until,
-                Mention.deleted_at_source.is_(None),
-                not_by_us(),
-            )
-        )
-        for created_at, sentiment, author_id, followers in rows:
-            per_bucket[_bucket_start(created_at, period)][index].add(
-                sentiment, author_id, followers
-            )
-            totals[index].add(sentiment, author_id, followers)
-    buckets = [Bucket(day, voices) for day, voices in per_bucket.items()]
-    for bucket in buckets:
-        _shares(bucket.subjects)
-    _shares(totals)
+    step = timedelta(days=7 if period == "week" else 1)
+    # The first and last buckets are cut to the range asked for.
+    bounds = [since, *(datetime.combine(d + step, time(), tzinfo=UTC) for d in starts[:-1]), until]
+    counted = await count_voices(session, subjects, bounds, conditions=[not_by_us()])
+    buckets = [Bucket(day, voices) for day, voices in zip(starts, counted.buckets, strict=True)]
+    totals = counted.totals
     return ShareOfVoice(period, since, until, subjects, totals, buckets)
 
 
@@ -188,13 +135,6 @@ def _checked_query(query: str) -> str:
     except QuerySyntaxError as exc:
         raise InvalidSubject(exc.detail, column=exc.column, expected=exc.expected) from None
     return query
-
-
-async def list_subjects(session: AsyncSession) -> list[VoiceSubject]:
-    """Every subject: brand first, then competitors, then product lines, by name."""
-    rows = await session.execute(select(VoiceSubject))
-    order = {"brand": 0, "competitor": 1, "product": 2}
-    return sorted(rows.scalars(), key=lambda s: (order.get(s.kind, 3), s.name.lower(), s.id))
 
 
 async def get_subject(session: AsyncSession, *, subject_id: int) -> VoiceSubject:

@@ -42,11 +42,7 @@ FIRST_YEAR, LAST_YEAR = 1970, 2999
 #: How many stored digests the side list shows.
 STORED_SHOWN = 20
 #: The charts a digest can have, and the function drawing each.
-CHARTS = {
-    "volume": digest_charts.volume_chart,
-    "sentiment": digest_charts.sentiment_chart,
-    "topics": digest_charts.topics_chart,
-}
+CHARTS = digest_charts.CHARTS
 
 
 def _language(value: str | None, desk: Desk) -> Language:
@@ -105,9 +101,8 @@ async def _stored_for(session: SessionDep, label: str, digest_id: int | None) ->
 
 async def _stored_list(session: SessionDep) -> list[dict[str, Any]]:
     digests = await service.list_digests(session, limit=STORED_SHOWN)
-    names = dict(
-        (await session.execute(select(RecipientList.id, RecipientList.name))).tuples().all()
-    )
+    rows = await session.execute(select(RecipientList.id, RecipientList.name))
+    names = {list_id: name for list_id, name in rows}
     return [
         {
             "digest": d,
@@ -124,14 +119,7 @@ def _document(digest: Digest) -> DigestDocument:
 
 def _chart_names(data: DigestDocument) -> list[str]:
     """Which charts a digest has (as `digest_charts` decides), without drawing them."""
-    if data.quiet:
-        return []
-    names = ["volume"]
-    if data.sentiment.tagged:
-        names.append("sentiment")
-    if data.topics.top:
-        names.append("topics")
-    return names
+    return digest_charts.chart_names(data)
 
 
 @router.get("/digest")
