@@ -140,6 +140,32 @@ def test_reply_then_undo_inside_the_window(desk_server: DeskServer) -> None:
     assert db(desk_server, status) == ["draft"]
 
 
+def test_an_outbox_answer_read_before_a_newer_one_never_replaces_it(
+    desk_server: DeskServer,
+) -> None:
+    """A live refresh that read the outbox before an undo committed can answer after the undo:
+    the panel it brings (an older stamp) must not put the countdown back."""
+    mention_id = plant(desk_server, "Can I rent a helmet at the dock?", name="Sem")
+    panel = '<div id="outbox-panel" data-stamp="{}"><p class="{}">x</p></div>'
+    answers = iter([panel.format(1, "older"), panel.format(10**19, "newer")])
+    # Refresh the panel and say, once htmx has handled the answer, what the panel shows.
+    refresh = """() => new Promise(resolve => {
+        document.body.addEventListener("htmx:afterOnLoad", () => resolve(
+            document.querySelector("#outbox-panel p") ?.className || "unchanged"), {once: true});
+        setTimeout(() => resolve("no answer"), 10000);
+        htmx.trigger("#outbox-panel", "refresh");
+    })"""
+    with chromium(desk_server) as browser:
+        page = browser.page("anna", path=f"/mentions/{mention_id}")
+        page.locator("#outbox-panel").wait_for(state="attached")
+        page.route(
+            f"**/reply/{mention_id}/outbox",
+            lambda route: route.fulfill(status=200, content_type="text/html", body=next(answers)),
+        )
+        assert page.evaluate(refresh) == "unchanged"
+        assert page.evaluate(refresh) == "newer"
+
+
 def test_a_colleague_opening_the_mention_shows_up_within_two_seconds(
     desk_server: DeskServer,
 ) -> None:

@@ -12,6 +12,7 @@ appreciation service and can be taken back.
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -113,13 +114,19 @@ async def _names(session: AsyncSession, ids: set[int]) -> dict[int, str]:
 async def outbox_context(
     session: AsyncSession, desk: Desk, settings: Settings, mention_id: int
 ) -> dict[str, Any]:
-    """The replies to a mention that are not cancelled, newest first."""
+    """The replies to a mention that are not cancelled, newest first.
+
+    `stamp` (taken before reading) lets the page refuse an answer older than the panel it
+    shows: a refresh read before an undo committed must not put the countdown back.
+    """
+    stamp = time.time_ns()
     rows = await outbox.list_outbox(session, mention_id=mention_id, status=SHOWN)
     names = await _names(
         session, {i for r in rows for i in (r.created_by_id, r.approved_by_id) if i is not None}
     )
     return {
         "mention_id": mention_id,
+        "stamp": stamp,
         "replies": rows,
         "names": names,
         "require_approval": settings.outbox_require_approval,

@@ -70,4 +70,15 @@
     if (waiting || document.querySelector("#outbox-panel .reply-sending")) refreshOutbox();
   }
   setInterval(tick, 250);
+
+  // A refresh read before an action committed can answer after the action did: never let such
+  // an older panel replace a newer one (the server stamps each panel before reading it).
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var target = event.detail.target;
+    if (!(target instanceof Element) || target.id !== "outbox-panel") return;
+    var found = /id="outbox-panel"[^>]*data-stamp="(\d+)"/.exec(event.detail.serverResponse || "");
+    var shown = target.getAttribute("data-stamp");
+    if (!found || !shown) return;
+    if (BigInt(found[1]) < BigInt(shown)) event.detail.shouldSwap = false;
+  });
 })();
