@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    sql,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -57,6 +58,14 @@ class Mention(Base):
         Index("ix_mentions_source_thread", "source_id", "thread_external_id"),
         Index("ix_mentions_created_at_id", "created_at", "id"),
         Index("ix_mentions_external_id_platform", "external_id", "platform"),
+        # The replies to a post (our earlier replies to a new mention: moderation.queue.own).
+        Index(
+            "ix_mentions_reply_to_external_id_platform",
+            "reply_to_external_id",
+            "platform",
+            sqlite_where=sql.text("reply_to_external_id IS NOT NULL"),
+            postgresql_where=sql.text("reply_to_external_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
