@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from listener.errors import LuisterError
+from listener.kit.id_lists import ids_in
 from listener.models import Author, Mention, OwnAccount
 
 
@@ -91,10 +92,17 @@ async def list_own_accounts(session: AsyncSession) -> list[OwnAccount]:
 
 
 async def mark_own_authors(
-    session: AsyncSession, *, author_ids: Iterable[int] | None = None
+    session: AsyncSession,
+    *,
+    author_ids: Iterable[int] | None = None,
+    rules: list[OwnRule] | None = None,
 ) -> list[int]:
-    """Set `own_account_id` on these authors (all when None); the ids now marked as ours."""
-    rules = await own_rules(session)
+    """Set `own_account_id` on these authors (all when None); the ids now marked as ours.
+
+    `rules` are the configured accounts (`own_rules`), when the caller has read them already.
+    """
+    if rules is None:
+        rules = await own_rules(session)
     stmt = select(
         Author.id, Author.platform, Author.handle, Author.platform_id, Author.own_account_id
     )
@@ -102,7 +110,7 @@ async def mark_own_authors(
         ids = sorted(set(author_ids))
         if not ids:
             return []
-        stmt = stmt.where(Author.id.in_(ids))
+        stmt = stmt.where(ids_in(session, Author.id, ids))
     else:
         stmt = stmt.where(
             or_(

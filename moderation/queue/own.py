@@ -11,13 +11,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, String, any_, bindparam, delete, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from listener.kit.id_lists import ids_in
 from listener.models import Author, Mention, OwnAccount, QueueItem, Status, utcnow
-from listener.own_accounts import add_own_account, mark_own_authors, remove_own_account
+from listener.own_accounts import (
+    add_own_account,
+    mark_own_authors,
+    own_rules,
+    remove_own_account,
+)
 from listener.reactions import MentionsChanged, MentionsHook
 from listener.settings import Settings
 from moderation.queue import workflow
@@ -28,15 +35,41 @@ HOOK_NAME = "moderation.own_voice"
 ANSWERABLE = frozenset({Status.NEW, Status.OPEN, Status.ESCALATED, Status.SNOOZED})
 
 
-async def _our_mentions(session: AsyncSession, mention_ids: list[int]) -> list[Mention]:
-    if not mention_ids:
-        return []
+async def _marked_authors(session: AsyncSession) -> set[int]:
+    """Every author marked as one of our accounts (few; `ix_authors_own_account_id`)."""
+    rows = await session.execute(select(Author.id).where(Author.own_account_id.is_not(None)))
+    return set(rows.scalars())
+
+
+def _texts_in(session: AsyncSession, column: Any, values: list[str]) -> ColumnElement[bool]:
+    """`column` is one of `values` (strings): one array parameter on PostgreSQL, as `ids_in`."""
+    if session.get_bind().dialect.name == "postgresql":
+        array = bindparam(None, values, type_=postgresql.ARRAY(String))
+        return column == any_(array)  # type: ignore[no-any-return]
+    return column.in_(values)  # type: ignore[no-any-return]
+
+
+async def _earlier_replies(
+    session: AsyncSession, *, parents: set[tuple[str, str]], authors: set[int], skip: set[int]
+) -> list[Mention]:
+    """Posts by `authors` (not in `skip`) that reply to one of `parents` (platform, external id).
+
+    Driven by the batch: the parents' ids are looked up in the index on the replied-to id
+    (`ix_mentions_reply_to_external_id_platform`), whatever the number of mentions stored.
+    """
     rows = await session.execute(
         select(Mention)
-        .join(Author, Author.id == Mention.author_id)
-        .where(ids_in(session, Mention.id, mention_ids), Author.own_account_id.is_not(None))
+        .where(
+            _texts_in(session, Mention.reply_to_external_id, sorted({e for _, e in parents})),
+            ids_in(session, Mention.author_id, sorted(authors)),
+        )
+        .order_by(Mention.created_at, Mention.id)
     )
-    return list(rows.scalars())
+    return [
+        m
+        for m in rows.scalars()
+        if (m.platform, m.reply_to_external_id) in parents and m.id not in skip
+    ]
 
 
 async def link_our_replies(session: AsyncSession, *, ours: Iterable[Mention]) -> int:
@@ -72,44 +105,49 @@ async def link_our_replies(session: AsyncSession, *, ours: Iterable[Mention]) ->
 
 
 async def take_ours_out(session: AsyncSession, *, mention_ids: list[int]) -> list[int]:
-    """Mark authors, drop our posts' queue items and link our replies; our mention ids."""
+    """Mark authors, drop our posts' queue items and link our replies; our mention ids.
+
+    Every look-up is driven by the batch (its ids, its authors, its external ids) or by our own
+    authors, through an index: the cost does not grow with the mentions stored.
+    """
     if not mention_ids:
         return []
-    author_ids = (
+    rules = await own_rules(session)
+    marked = await _marked_authors(session)
+    if not rules and not marked:
+        return []  # no account is ours and no author is marked ours: nothing to take out
+    batch = (
         await session.execute(
-            select(Mention.author_id).where(
-                ids_in(session, Mention.id, mention_ids), Mention.author_id.is_not(None)
+            select(Mention.id, Mention.platform, Mention.external_id, Mention.author_id).where(
+                ids_in(session, Mention.id, mention_ids)
             )
         )
-    ).scalars()
-    await mark_own_authors(session, author_ids=[a for a in author_ids if a is not None])
-    ours = await _our_mentions(session, mention_ids)
+    ).all()
+    batch_authors = {r.author_id for r in batch if r.author_id is not None}
+    own = set(await mark_own_authors(session, author_ids=batch_authors, rules=rules))
+    # Only the batch's authors were re-marked: the others keep what they had.
+    marked = (marked - batch_authors) | own
+    ours_ids = [r.id for r in batch if r.author_id in own]
+    ours: list[Mention] = []
+    if ours_ids:
+        rows = await session.execute(
+            select(Mention).where(ids_in(session, Mention.id, ours_ids)).order_by(Mention.id)
+        )
+        ours = list(rows.scalars())
     # Our reply may have been stored before the mention it answers: link it now.
-    others = [i for i in mention_ids if i not in {m.id for m in ours}]
-    if others:
-        parents = (
-            await session.execute(
-                select(Mention.platform, Mention.external_id).where(
-                    ids_in(session, Mention.id, others)
-                )
-            )
-        ).all()
-        earlier = (
-            await session.execute(
-                select(Mention)
-                .join(Author, Author.id == Mention.author_id)
-                .where(
-                    Author.own_account_id.is_not(None),
-                    Mention.reply_to_external_id.in_([p.external_id for p in parents]),
-                    Mention.platform.in_({p.platform for p in parents}),
-                )
-            )
-        ).scalars()
-        await link_our_replies(session, ours=[m for m in earlier if m.id not in set(mention_ids)])
+    others = [r for r in batch if r.author_id not in own]
+    if others and marked:
+        earlier = await _earlier_replies(
+            session,
+            parents={(r.platform, r.external_id) for r in others},
+            authors=marked,
+            skip=set(mention_ids),
+        )
+        await link_our_replies(session, ours=earlier)
     if ours:
         await session.execute(
             delete(QueueItem)
-            .where(QueueItem.mention_id.in_([m.id for m in ours]))
+            .where(ids_in(session, QueueItem.mention_id, ours_ids))
             .execution_options(synchronize_session=False)
         )
         await link_our_replies(session, ours=ours)
