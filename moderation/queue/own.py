@@ -61,7 +61,9 @@ async def _earlier_replies(
         select(Mention)
         .where(
             _texts_in(session, Mention.reply_to_external_id, sorted({e for _, e in parents})),
-            ids_in(session, Mention.author_id, sorted(authors)),
+            # `+ 0`: the author filter is checked on the few rows found, not used as an index
+            # (SQLite would otherwise read every post of ours, growing with them).
+            ids_in(session, Mention.author_id + 0, sorted(authors)),
         )
         .order_by(Mention.created_at, Mention.id)
     )
