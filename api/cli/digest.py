@@ -46,6 +46,18 @@ TzOption = Annotated[
     str | None, typer.Option("--tz", help="Time zone of weeks and days (default: setting)")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout")]
+QueryOption = Annotated[
+    str | None,
+    typer.Option("--query", help='Only mentions matching this query, e.g. "storing OR outage"'),
+]
+
+
+def _query(text: str | None) -> str | None:
+    """The --query value tidied, or exit 2 naming the column and what was expected there."""
+    try:
+        return service.check_query(text)
+    except DigestError as exc:
+        fail(f"--{exc.detail}")
 
 
 def _period(
@@ -95,6 +107,7 @@ def build(
     language: Annotated[
         list[str] | None, typer.Option(help="Only mentions in these languages")
     ] = None,
+    query: QueryOption = None,
     store: Annotated[
         bool, typer.Option("--store", help="Also keep it (listed in the API)")
     ] = False,
@@ -104,11 +117,14 @@ def build(
         fail(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     if lang not in ("en", "nl"):
         fail(f"--lang must be en or nl, not {lang!r}")
+    query = _query(query)
     settings = load_settings()
     period = _period(settings, week, first, last, tz)
 
     async def _build(session: AsyncSession) -> tuple[DigestDocument, str]:
-        filt = MentionFilter.of(topics=topic or [], sources=source or [], languages=language or [])
+        filt = MentionFilter.of(
+            topics=topic or [], sources=source or [], languages=language or [], query=query
+        )
         chosen = None
         if recipient_list is not None:
             chosen = await service.get_list(session, name=recipient_list)
@@ -310,10 +326,12 @@ def lists_add(
     ] = None,
     language: Annotated[list[str] | None, typer.Option(help="Only these mention languages")] = None,
     send_when_quiet: Annotated[bool, typer.Option(help="Send even when nothing was heard")] = False,
+    query: QueryOption = None,
     alerts: Annotated[bool, typer.Option(help="Also receive spike alerts")] = True,
 ) -> None:
     """Add a recipient list."""
     values = {
+        "query": _query(query),
         "name": name,
         "emails": email,
         "language": lang,
@@ -343,9 +361,12 @@ def lists_list(as_json: JsonOption = False) -> None:
             print(json.dumps({"id": rl.id, **state}))
         else:
             follows = "; ".join(
-                f"{k}: {', '.join(state[k])}"
-                for k in ("topics", "sources", "languages")
-                if state[k]
+                [
+                    f"{k}: {', '.join(state[k])}"
+                    for k in ("topics", "sources", "languages")
+                    if state[k]
+                ]
+                + ([f"query: {rl.query}"] if rl.query else [])
             )
             print(
                 f"{rl.id}\t{rl.name}\t{rl.language}\t{', '.join(rl.emails)}\t"

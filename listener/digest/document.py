@@ -394,7 +394,8 @@ class DigestDocument(_Section):
     generated_at: str
     language: str
     period: PeriodInfo
-    filters: dict[str, list[str]]
+    # topics, sources and languages (lists), and query (a string) when there is one.
+    filters: dict[str, list[str] | str]
     quiet: bool
     volume: Volume
     sentiment: Sentiment

@@ -116,7 +116,9 @@ async def preview_digest(
 ) -> Response:
     """Build a digest without storing it, in JSON, Markdown or HTML."""
     period = _period(settings, body)
-    filt = MentionFilter.of(topics=body.topics, sources=body.sources, languages=body.languages)
+    filt = MentionFilter.of(
+        topics=body.topics, sources=body.sources, languages=body.languages, query=body.query
+    )
     data = await build_digest(
         session,
         period=period,
@@ -148,7 +150,9 @@ async def build_and_store_digest(
         settings=settings,
         recipient_list=chosen,
         language=body.language,
-        filt=MentionFilter.of(topics=body.topics, sources=body.sources, languages=body.languages),
+        filt=MentionFilter.of(
+            topics=body.topics, sources=body.sources, languages=body.languages, query=body.query
+        ),
         actor=principal.label,
         actor_user_id=principal.user.id,
     )

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     ColumnElement,
     Float,
     Integer,
@@ -23,10 +24,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from listener.models import Mention, MentionTopic, Source, Topic
 from listener.own_accounts import not_by_us
+from listener.query import parse, where_clause
 
 # Statuses in which a mention still waits for the team.
 WAITING_STATUSES = ("new", "open", "escalated", "snoozed")
@@ -40,6 +44,8 @@ class MentionFilter:
     topics: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
     languages: tuple[str, ...] = ()
+    # A query (docs/QUERY.md) the mentions must match too; "" means no query.
+    query: str = ""
 
     @classmethod
     def of(
@@ -48,19 +54,28 @@ class MentionFilter:
         topics: Sequence[str] = (),
         sources: Sequence[str] = (),
         languages: Sequence[str] = (),
+        query: str | None = None,
     ) -> MentionFilter:
-        """A filter from plain lists (sorted, so equal filters compare equal)."""
+        """A filter from plain lists (sorted) and a query (runs of whitespace made one space),
+        so equal filters compare equal."""
         return cls(
-            tuple(sorted(set(topics))), tuple(sorted(set(sources))), tuple(sorted(set(languages)))
+            tuple(sorted(set(topics))),
+            tuple(sorted(set(sources))),
+            tuple(sorted(set(languages))),
+            " ".join((query or "").split()),
         )
 
-    def as_dict(self) -> dict[str, list[str]]:
-        """The filter as stored and shown."""
-        return {
+    def as_dict(self) -> dict[str, Any]:
+        """The filter as stored and shown (`query` only when there is one, so filters stored
+        before queries existed keep their digest keys)."""
+        shown: dict[str, Any] = {
             "topics": list(self.topics),
             "sources": list(self.sources),
             "languages": list(self.languages),
         }
+        if self.query:
+            shown["query"] = self.query
+        return shown
 
     def conditions(self) -> list[ColumnElement[bool]]:
         """WHERE conditions on `Mention` for this filter.
@@ -82,7 +97,38 @@ class MentionFilter:
             conds.append(
                 exists().where(tagged.mention_id == Mention.id, tagged.topic_id.in_(topic_ids))
             )
+        if self.query:
+            conds.append(MatchesQuery(self.query))
         return conds
+
+
+class MatchesQuery(ColumnElement[bool]):
+    """Whether a mention matches a query (docs/QUERY.md), compiled for the statement's backend.
+
+    The query's SQL differs a little between PostgreSQL and SQLite (listener.query.sql), and
+    `MentionFilter.conditions()` is built before any session is at hand, so the backend is
+    chosen when the statement is compiled. The text is parsed here, so an unreadable query
+    fails where the filter is made, not inside a statement.
+    """
+
+    type = Boolean()
+    # Its SQL depends on the dialect and its text; not cached, so no compiled form is reused.
+    inherit_cache = False
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.node = parse(text)
+
+    @property
+    def _from_objects(self) -> list[Any]:
+        return [Mention.__table__]
+
+
+@compiles(MatchesQuery)
+def _compile_matches_query(element: MatchesQuery, compiler: SQLCompiler, **kw: Any) -> str:
+    clause = where_clause(element.node, dialect=compiler.dialect.name)
+    # Parenthesised: it stands beside other conditions, whatever its own ORs.
+    return f"({compiler.process(clause, **kw)})"
 
 
 def within(start: datetime, end: datetime, filt: MentionFilter) -> list[ColumnElement[bool]]:

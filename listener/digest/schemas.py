@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from listener.digest.document import DigestDocument
 from listener.kit import MAX_DB_INT
 from listener.kit.datetimes import Instant, IsoWeek, LocalDay
 from listener.models import Alert, Delivery, Digest, IntegrationEvent, RecipientList
+from listener.query import MAX_QUERY_LENGTH, QuerySyntaxError, parse
 from listener.rest.patch import PatchModel
 
 Lang = Literal["en", "nl"]
@@ -20,6 +21,27 @@ _ADDRESS = r"^[^@\s<>,;]+@[^@\s<>,;]+$"
 def _names(description: str) -> Any:
     """A list of names to filter by; empty means everything."""
     return Field(default_factory=list, max_length=100, description=description)
+
+
+def _query_field(description: str) -> Any:
+    return Field(
+        default=None,
+        max_length=MAX_QUERY_LENGTH,
+        description=description + " (docs/QUERY.md); empty means no query",
+        examples=["storing OR outage"],
+    )
+
+
+def _readable_query(value: str | None) -> str | None:
+    """The query with runs of whitespace made one space, None when blank; an unreadable one
+    is refused naming its column and what was expected there."""
+    if value is None or not value.strip():
+        return None
+    try:
+        parse(value, field="query")
+    except QuerySyntaxError as exc:
+        raise ValueError(exc.detail) from None
+    return " ".join(value.split())
 
 
 class DigestBuildIn(BaseModel):
@@ -44,6 +66,12 @@ class DigestBuildIn(BaseModel):
     topics: list[str] = _names("Only mentions about these topics")
     sources: list[str] = _names("Only mentions from these sources or platforms")
     languages: list[str] = _names("Only mentions in these languages")
+    query: str | None = _query_field("Only mentions matching this query")
+
+    @field_validator("query")
+    @classmethod
+    def _query(cls, value: str | None) -> str | None:
+        return _readable_query(value)
 
     @model_validator(mode="after")
     def _one_period(self) -> DigestBuildIn:
@@ -107,7 +135,9 @@ class DigestSummary(BaseModel):
     period_end: datetime
     timezone: str
     language: str
-    filters: dict[str, list[str]]
+    filters: dict[str, list[str] | str] = Field(
+        description="topics, sources and languages it was built for, and query when it had one"
+    )
     mention_count: int
     quiet: bool
     skipped_reason: str | None
@@ -184,9 +214,15 @@ class RecipientListIn(BaseModel):
     topics: list[str] = _names("Only mentions about these topics")
     sources: list[str] = _names("Only mentions from these sources or platforms")
     languages: list[str] = _names("Only mentions in these languages")
+    query: str | None = _query_field("Only mentions matching this query")
     send_when_quiet: bool = False
     receive_alerts: bool = True
     enabled: bool = True
+
+    @field_validator("query")
+    @classmethod
+    def _query(cls, value: str | None) -> str | None:
+        return _readable_query(value)
 
     @model_validator(mode="after")
     def _addresses(self) -> RecipientListIn:
@@ -203,7 +239,10 @@ def _check_addresses(emails: list[str] | None) -> None:
 
 
 class RecipientListUpdate(PatchModel):
-    """Changes to a recipient list; fields left out stay as they are (null is refused)."""
+    """Changes to a recipient list; fields left out stay as they are (null is refused, but for
+    `query`, where it removes the query)."""
+
+    clearable = frozenset({"query"})
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -219,9 +258,19 @@ class RecipientListUpdate(PatchModel):
     topics: list[str] | None = Field(default=None, max_length=100)
     sources: list[str] | None = Field(default=None, max_length=100)
     languages: list[str] | None = Field(default=None, max_length=100)
+    query: str | None = Field(
+        default=None,
+        max_length=MAX_QUERY_LENGTH,
+        description='Only mentions matching this query (docs/QUERY.md); null or "" removes it',
+    )
     send_when_quiet: bool | None = None
     receive_alerts: bool | None = None
     enabled: bool | None = None
+
+    @field_validator("query")
+    @classmethod
+    def _query(cls, value: str | None) -> str | None:
+        return _readable_query(value)
 
     @model_validator(mode="after")
     def _addresses(self) -> RecipientListUpdate:
@@ -239,6 +288,7 @@ class RecipientListOut(BaseModel):
     topics: list[str]
     sources: list[str]
     languages: list[str]
+    query: str | None = Field(description="Only mentions matching this query; null: no query")
     send_when_quiet: bool
     receive_alerts: bool
     enabled: bool

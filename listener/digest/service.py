@@ -23,6 +23,7 @@ from listener.digest.periods import Period
 from listener.digest.query import MentionFilter
 from listener.events import DIGEST_BUILT, record_event
 from listener.models import Alert, Delivery, Digest, IntegrationEvent, RecipientList, utcnow
+from listener.query import QuerySyntaxError, parse
 from listener.settings import Settings
 
 _ADDRESS = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+$")
@@ -33,6 +34,7 @@ LIST_FIELDS = (
     "topics",
     "sources",
     "languages",
+    "query",
     "send_when_quiet",
     "receive_alerts",
     "enabled",
@@ -46,7 +48,9 @@ def list_state(rl: RecipientList) -> dict[str, Any]:
 
 def list_filter(rl: RecipientList) -> MentionFilter:
     """The mentions a recipient list follows."""
-    return MentionFilter.of(topics=rl.topics, sources=rl.sources, languages=rl.languages)
+    return MentionFilter.of(
+        topics=rl.topics, sources=rl.sources, languages=rl.languages, query=rl.query
+    )
 
 
 def _check(values: dict[str, Any]) -> None:
@@ -57,6 +61,20 @@ def _check(values: dict[str, Any]) -> None:
         raise Invalid(f"language: {values['language']!r}; use one of {', '.join(LANGUAGES)}")
     if "name" in values and not str(values["name"]).strip():
         raise Invalid("name: must not be empty")
+    if "query" in values:
+        values["query"] = check_query(values["query"])
+
+
+def check_query(text: str | None) -> str | None:
+    """A list's query made tidy (None when blank); Invalid names its column if unreadable."""
+    tidy = " ".join((text or "").split())
+    if not tidy:
+        return None
+    try:
+        parse(text or "", field="query")
+    except QuerySyntaxError as exc:
+        raise Invalid(exc.detail, **exc.extra) from None
+    return tidy
 
 
 async def get_list(
@@ -264,6 +282,7 @@ def stored_filter(digest: Digest) -> MentionFilter:
         topics=filters.get("topics", ()),
         sources=filters.get("sources", ()),
         languages=filters.get("languages", ()),
+        query=filters.get("query"),
     )
 
 

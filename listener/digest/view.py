@@ -143,7 +143,11 @@ def _voice(data: DigestDocument, language: str) -> dict[str, Any] | None:
 
 
 def _filters(data: DigestDocument, language: str) -> str:
-    parts = [", ".join(values) for values in data.filters.values() if values]
+    parts = [
+        values if isinstance(values, str) else ", ".join(values)
+        for values in data.filters.values()
+        if values
+    ]
     return " · ".join(parts) if parts else text(language, "all_mentions")
 
 

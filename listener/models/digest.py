@@ -48,6 +48,8 @@ class RecipientList(Base):
     topics: Mapped[list[str]] = mapped_column(JSONType, default=list)
     sources: Mapped[list[str]] = mapped_column(JSONType, default=list)
     languages: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    # A query (docs/QUERY.md) the mentions must match as well; None means no query.
+    query: Mapped[str | None] = mapped_column(Text)
     send_when_quiet: Mapped[bool] = mapped_column(Boolean, default=False)
     receive_alerts: Mapped[bool] = mapped_column(Boolean, default=True)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
