@@ -119,6 +119,9 @@ async def outbox_context(
     `stamp` (taken before reading) lets the page refuse an answer older than the panel it
     shows: a refresh read before an undo committed must not put the countdown back.
     """
+    # End any read transaction first (SQLite's WAL snapshot starts at the request's first read,
+    # e.g. the sign-in check): the rows must be read after the stamp, not before it.
+    await session.commit()
     stamp = time.time_ns()
     rows = await outbox.list_outbox(session, mention_id=mention_id, status=SHOWN)
     names = await _names(
