@@ -11,7 +11,7 @@ from listener.digest.document import DigestDocument
 from listener.kit import MAX_DB_INT
 from listener.kit.datetimes import Instant, IsoWeek, LocalDay
 from listener.models import Alert, Delivery, Digest, IntegrationEvent, RecipientList
-from listener.query import MAX_QUERY_LENGTH, QuerySyntaxError, parse
+from listener.query import MAX_QUERY_LENGTH, readable_query
 from listener.rest.patch import PatchModel
 
 Lang = Literal["en", "nl"]
@@ -35,13 +35,8 @@ def _query_field(description: str) -> Any:
 def _readable_query(value: str | None) -> str | None:
     """The query with runs of whitespace made one space, None when blank; an unreadable one
     is refused naming its column and what was expected there."""
-    if value is None or not value.strip():
-        return None
-    try:
-        parse(value, field="query")
-    except QuerySyntaxError as exc:
-        raise ValueError(exc.detail) from None
-    return " ".join(value.split())
+    readable = readable_query(value)
+    return None if readable is None else " ".join(readable.split())
 
 
 class DigestBuildIn(BaseModel):

@@ -8,7 +8,7 @@ keep-filter, before anything is stored).
 
 from listener.query.ast import FIELDS, Node, fields_used, render
 from listener.query.matcher import MentionFacts, matches
-from listener.query.parser import MAX_QUERY_LENGTH, QuerySyntaxError, check, parse
+from listener.query.parser import MAX_QUERY_LENGTH, QuerySyntaxError, check, parse, readable_query
 from listener.query.sql import where_clause
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "fields_used",
     "matches",
     "parse",
+    "readable_query",
     "render",
     "where_clause",
 ]

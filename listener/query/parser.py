@@ -330,3 +330,15 @@ def check(text: str, *, field: str = "query", allowed: set[str] | None = None) -
                     expected=[f"{name}:" for name in FIELDS if name in allowed],
                 )
     return node
+
+
+def readable_query(value: str | None) -> str | None:
+    """A schema field's query as given, None when blank; an unreadable one raises ValueError
+    (pydantic's 422) naming its column and what was expected there."""
+    if value is None or not value.strip():
+        return None
+    try:
+        parse(value, field="query")
+    except QuerySyntaxError as exc:
+        raise ValueError(exc.detail) from None
+    return value

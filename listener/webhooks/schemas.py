@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 from listener.events import EVENT_TYPES
 from listener.kit import MAX_DB_INT
 from listener.models.events import WebhookDelivery, WebhookSubscription
-from listener.query import MAX_QUERY_LENGTH, QuerySyntaxError, parse
+from listener.query import MAX_QUERY_LENGTH, readable_query
 from listener.rest.patch import PatchModel
 
 _URL = Field(
@@ -57,13 +57,7 @@ class WebhookFilter(BaseModel):
     @field_validator("query")
     @classmethod
     def _readable_query(cls, value: str | None) -> str | None:
-        if value is None or not value.strip():
-            return None
-        try:
-            parse(value, field="query")
-        except QuerySyntaxError as exc:
-            raise ValueError(exc.detail) from None
-        return value
+        return readable_query(value)
 
     @field_validator("platform", "source_id", mode="before")
     @classmethod

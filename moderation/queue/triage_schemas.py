@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from listener.kit import MAX_DB_INT
 from listener.kit.datetimes import Instant
 from listener.models import AuthorLink, AuthorNote, BulkJob, Response, SavedView, Status
-from listener.query import MAX_QUERY_LENGTH, QuerySyntaxError, parse
+from listener.query import MAX_QUERY_LENGTH, readable_query
 from listener.rest.patch import PatchModel
 from moderation.queue.authors import AuthorProfile
 from moderation.queue.claims import Claim
@@ -175,13 +175,7 @@ class FilterIn(BaseModel):
     @field_validator("query")
     @classmethod
     def _readable_query(cls, value: str | None) -> str | None:
-        if value is None or not value.strip():
-            return None
-        try:
-            parse(value, field="query")
-        except QuerySyntaxError as exc:
-            raise ValueError(exc.detail) from None
-        return value
+        return readable_query(value)
 
     def stored(self) -> dict[str, Any]:
         """The filter as a view stores it (only what is set)."""

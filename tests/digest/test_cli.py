@@ -77,3 +77,52 @@ async def test_lists_are_managed_and_send_fails_clearly_without_smtp(
     send = luister("digest", "send", "--week", "2026-W47", env=env)
     assert send.returncode == 1
     assert "LUISTER_SMTP_HOST" in send.stderr
+
+
+# --query: in 2026-W47 the words of mentions 2, 3 and 9 hold "storing" and none says "outage"
+# (the same counts as tests/digest/test_list_query.py).
+
+
+async def test_a_list_keeps_its_query_and_its_digest_counts_only_matching_mentions(
+    env: dict[str, str], history: History, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    added = luister(
+        "digest", "lists", "add", "storing", "--email", "a@fietsbaan.example",
+        "--query", "storing   OR outage", env=env,
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    async with sessions() as session:
+        stored = (await session.execute(select(RecipientList))).scalar_one()
+    assert stored.query == "storing OR outage"
+
+    listed = luister("digest", "lists", "list", env=env)
+    assert "query: storing OR outage" in listed.stdout
+
+    by_list = luister(
+        "digest", "build", "--week", "2026-W47", "--format", "json", "--list", "storing", env=env
+    )
+    assert by_list.returncode == 0, by_list.stderr
+    assert json.loads(by_list.stdout)["volume"]["total"] == 3
+    assert "3 mentions" in by_list.stderr
+
+    adhoc = luister(
+        "digest", "build", "--week", "2026-W47", "--format", "md",
+        "--query", "storing lang:nl", env=env,
+    )  # fmt: skip
+    assert adhoc.returncode == 0, adhoc.stderr
+    assert "2 mentions" in adhoc.stderr
+    assert "storing lang:nl" in adhoc.stdout  # the filter line names the query
+
+
+def test_a_bad_query_exits_2_naming_the_column(env: dict[str, str]) -> None:
+    bad_list = luister(
+        "digest", "lists", "add", "bad", "--email", "a@fietsbaan.example",
+        "--query", "storing AND (", env=env,
+    )  # fmt: skip
+    assert bad_list.returncode == 2
+    assert "--query: column 14: expected" in bad_list.stderr
+    assert "Traceback" not in bad_list.stderr
+
+    bad_build = luister("digest", "build", "--week", "2026-W47", "--query", "lang:", env=env)
+    assert bad_build.returncode == 2
+    assert "--query: column 6: expected a value after lang:" in bad_build.stderr
