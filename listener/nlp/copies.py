@@ -30,6 +30,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from listener.kit.id_lists import ids_in
 from listener.models import Mention, NlpCorrection, SpamCopy
 from listener.nlp.intent_rules import SPAM_LINK, SPAM_TEXT_TO, SPAM_WALLET
 from listener.own_accounts import not_by_us
@@ -102,12 +103,14 @@ async def copy_spam_reaction(session: AsyncSession, change: MentionsChanged) -> 
     mentions = (
         await session.execute(
             select(Mention.id, Mention.text, Mention.author_id, Mention.created_at).where(
-                Mention.id.in_(ids), not_by_us()
+                ids_in(session, Mention.id, ids), not_by_us()
             )
         )
     ).all()
     if change.updated_ids:  # a changed text may no longer be (or now be) a copy
-        await session.execute(delete(SpamCopy).where(SpamCopy.mention_id.in_(change.updated_ids)))
+        await session.execute(
+            delete(SpamCopy).where(ids_in(session, SpamCopy.mention_id, change.updated_ids))
+        )
     batch: dict[int, tuple[str, datetime]] = {}
     rows: list[dict[str, Any]] = []
     for m in mentions:
@@ -126,7 +129,7 @@ async def copy_spam_reaction(session: AsyncSession, change: MentionsChanged) -> 
     if not rows:
         return
     # A mention stored twice in one unit of work (new, then changed) keeps one row.
-    await session.execute(delete(SpamCopy).where(SpamCopy.mention_id.in_(list(batch))))
+    await session.execute(delete(SpamCopy).where(ids_in(session, SpamCopy.mention_id, batch)))
     await session.execute(insert(SpamCopy), rows)
     times = [at for _, at in batch.values()]
     copies = (
@@ -159,7 +162,8 @@ async def _flag(session: AsyncSession, flagged: dict[int, str], change: Mentions
         (
             await session.execute(
                 select(NlpCorrection.mention_id).where(
-                    NlpCorrection.mention_id.in_(list(flagged)), NlpCorrection.field == "intents"
+                    ids_in(session, NlpCorrection.mention_id, flagged),
+                    NlpCorrection.field == "intents",
                 )
             )
         ).scalars()
@@ -171,7 +175,7 @@ async def _flag(session: AsyncSession, flagged: dict[int, str], change: Mentions
             .values(reason=reason)
         )
     current = await session.execute(
-        select(Mention.id, Mention.intents).where(Mention.id.in_(list(flagged)))
+        select(Mention.id, Mention.intents).where(ids_in(session, Mention.id, flagged))
     )
     changed: list[int] = []
     for mention_id, intents in current.all():
