@@ -140,13 +140,42 @@ def test_reply_then_undo_inside_the_window(desk_server: DeskServer) -> None:
     assert db(desk_server, status) == ["draft"]
 
 
+def test_an_undo_lands_even_when_a_live_refresh_replaced_the_panel_meanwhile(
+    desk_server: DeskServer,
+) -> None:
+    """A live refresh can swap the outbox panel while the Undo it holds is on its way: the undo's
+    answer must show in the panel on the page, not in the one that was taken away."""
+    mention_id = plant(desk_server, "Is there a night tariff?", name="Noor")
+    with chromium(desk_server) as browser:
+        page = browser.page("anna", path=f"/mentions/{mention_id}")
+        page.keyboard.press("r")
+        page.keyboard.type("Yes Noor, after 23:00.")
+        page.get_by_role("button", name="Send").click()
+        page.locator(".countdown").wait_for()
+        # As the undo leaves, put a fresh copy of the panel in place of the one that sent it,
+        # the way a live refresh answering at that moment does.
+        page.evaluate(
+            """() => document.addEventListener("htmx:beforeSend", (event) => {
+                if (!event.detail.elt.matches('[hx-post$="/undo"]')) return;
+                const old = document.getElementById("outbox-panel");
+                const copy = old.cloneNode(true);
+                old.replaceWith(copy);
+                htmx.process(copy);
+            }, {once: true})"""
+        )
+        page.get_by_role("button", name="Undo").click()
+        page.get_by_text("Undone: the reply did not go out.").wait_for()
+        page.locator(".reply-draft .chip", has_text="Draft").wait_for(timeout=5_000)
+        assert page.locator(".countdown").count() == 0
+
+
 def test_an_outbox_answer_read_before_a_newer_one_never_replaces_it(
     desk_server: DeskServer,
 ) -> None:
     """A live refresh that read the outbox before an undo committed can answer after the undo:
     the panel it brings (an older stamp) must not put the countdown back."""
     mention_id = plant(desk_server, "Can I rent a helmet at the dock?", name="Sem")
-    panel = '<div id="outbox-panel" data-stamp="{}"><p class="{}">x</p></div>'
+    panel = '<div id="outbox-panel" hx-swap-oob="true" data-stamp="{}"><p class="{}">x</p></div>'
     # Live refreshes from other activity may ask too: each gets the answer of the moment.
     answer = {"body": panel.format(1, "older")}
     # Refresh the panel and say, once htmx has handled the answer, what the panel shows.

@@ -139,6 +139,16 @@ async def outbox_context(
     }
 
 
+async def _outbox_panel(
+    session: AsyncSession, desk: Desk, settings: Settings, mention_id: int
+) -> str:
+    """The outbox panel as an answer: swapped in by its id (out of band), not into the element
+    that asked. A live refresh can replace the panel while an action is in flight; the action's
+    answer must still land in the panel on the page, not in the one that was taken away."""
+    context = await outbox_context(session, desk, settings, mention_id)
+    return _fragment(desk, "reply/_outbox.html", context | {"panel_oob": True})
+
+
 async def appreciate_context(session: AsyncSession, mention: Mention) -> dict[str, Any]:
     """The likes and boosts given to a mention, and which the platform offers."""
     source = await session.get(Source, mention.source_id)
@@ -297,9 +307,7 @@ async def send(
         await undo_changes(session, desk)
         return _problem(desk, exc)
     await session.commit()
-    html = _fragment(
-        desk, "reply/_outbox.html", await outbox_context(session, desk, settings, mention_id)
-    )
+    html = await _outbox_panel(session, desk, settings, mention_id)
     html += _fragment(desk, "conversation/_oob_toast.html", {"message": message, "kind": "ok"})
     mention, source = await _mention(session, mention_id)
     limit = platform_limit(source, mention.platform)
@@ -322,9 +330,7 @@ async def outbox_fragment(
     mention_id: IdPath, desk: DeskDep, session: SessionDep, settings: SettingsDep
 ) -> HTMLResponse:
     """The replies under the box (refreshed live as they leave or fail)."""
-    return render(
-        desk, "reply/_outbox.html", await outbox_context(session, desk, settings, mention_id)
-    )
+    return HTMLResponse(await _outbox_panel(session, desk, settings, mention_id))
 
 
 async def _row_action(
@@ -339,9 +345,7 @@ async def _row_action(
     mention_id = row.mention_id
     if mention_id is None:
         return toast(desk, desk.t(message_key), kind="ok")
-    html = _fragment(
-        desk, "reply/_outbox.html", await outbox_context(session, desk, settings, mention_id)
-    )
+    html = await _outbox_panel(session, desk, settings, mention_id)
     html += _fragment(
         desk, "conversation/_oob_toast.html", {"message": desk.t(message_key), "kind": "ok"}
     )

@@ -71,14 +71,18 @@
   }
   setInterval(tick, 250);
 
-  // A refresh read before an action committed can answer after the action did: never let such
-  // an older panel replace a newer one (the server stamps each panel before reading it).
-  document.addEventListener("htmx:beforeSwap", function (event) {
+  // Every answer carrying the panel swaps it in by id (out of band), so an action's answer lands in
+  // the panel on the page even when a live refresh replaced the one that asked. A refresh read
+  // before an action committed can answer after the action did: never let such an older panel
+  // replace a newer one (the server stamps each panel before reading it).
+  document.addEventListener("htmx:oobBeforeSwap", function (event) {
     var target = event.detail.target;
     if (!(target instanceof Element) || target.id !== "outbox-panel") return;
-    var found = /id="outbox-panel"[^>]*data-stamp="(\d+)"/.exec(event.detail.serverResponse || "");
+    var fragment = event.detail.fragment;
+    var incoming = fragment && fragment.querySelector ? fragment.querySelector("#outbox-panel") : null;
+    var found = incoming ? incoming.getAttribute("data-stamp") : null;
     var shown = target.getAttribute("data-stamp");
-    if (!found || !shown) return;
-    if (BigInt(found[1]) < BigInt(shown)) event.detail.shouldSwap = false;
+    if (!found || !shown || !/^\d+$/.test(found) || !/^\d+$/.test(shown)) return;
+    if (BigInt(found) < BigInt(shown)) event.detail.shouldSwap = false;
   });
 })();
