@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from vaderSentiment.vaderSentiment import BOOSTER_DICT, NEGATE
@@ -276,6 +277,11 @@ DUTCH_BOOSTERS: dict[str, float] = {
     )
 } | {word: -BOOST for word in ("beetje", "redelijk", "vrij", "nogal", "enigszins")}
 
+ENGLISH_NEGATORS = frozenset(NEGATE) | {"n't", "not", "no", "never", "nothing", "nobody"}
+ENGLISH_BOOSTERS: dict[str, float] = {**BOOSTER_DICT, "sooo": BOOST, "soooo": BOOST}
+ENGLISH_CONTRAST = frozenset({"but", "however", "although", "though", "yet"})
+DUTCH_CONTRAST = frozenset({"maar", "echter", "but"})
+
 SARCASM_STRONG_EN = (
     "/s",
     "yeah right",
@@ -287,6 +293,9 @@ SARCASM_STRONG_EN = (
 )
 SARCASM_WEAK_EN = ("oh great", "just great", "thanks a lot", "great job guys", "love it when")
 SARCASM_STRONG_NL = ("/s", "ja hoor", "ja ja", "🙄", "🙃", ". not .", "niet dus")
+# Weak markers turn a text around only when it also holds negative words. "heerlijk" was one
+# until luister-2: in public reviews it is sincere praise beside criticism far more often than
+# sarcasm (leaving it out fixed 41 and broke 3 of 2,598 selection reviews; docs/NLP.md).
 SARCASM_WEAK_NL = (
     "top hoor",
     "leuk hoor",
@@ -295,7 +304,6 @@ SARCASM_WEAK_NL = (
     "gaat lekker",
     "heel handig",
     "geniaal",
-    "heerlijk",
 )
 
 
@@ -320,36 +328,92 @@ class SentimentRules:
         object.__setattr__(self, "max_phrase_len", longest)
 
 
-def english_rules() -> SentimentRules:
-    """Build the English rules over VADER's lexicon."""
+# The rule groups Luister adds on top of a lexicon, by the names `without` accepts. Leaving
+# out every group gives the lexicon alone (`lexicon_only_rules`); scripts/sentiment_selection.py
+# scores the rules with each group left out in turn on public text (docs/NLP.md).
+ENGLISH_GROUPS = (
+    "supplement",
+    "phrases",
+    "negators",
+    "boosters",
+    "contrast",
+    "strong_sarcasm",
+    "weak_sarcasm",
+)
+DUTCH_GROUPS = (
+    "supplement",
+    "emoticons",
+    "phrases",
+    "negators",
+    "boosters",
+    "contrast",
+    "strong_sarcasm",
+    "weak_sarcasm",
+    "inflections",
+)
+RULE_GROUPS = {"en": ENGLISH_GROUPS, "nl": DUTCH_GROUPS}
+# Bumped whenever the rules of a language change.
+RULES_VERSION = {"en": "luister-1", "nl": "luister-2"}
+
+
+def _left_out(language: str, without: Collection[str]) -> frozenset[str]:
+    unknown = set(without) - set(RULE_GROUPS[language])
+    if unknown:
+        raise ValueError(f"unknown {language} rule groups: {sorted(unknown)}")
+    return frozenset(without)
+
+
+def _model_version(language: str, lexicon_version: str, left_out: frozenset[str]) -> str:
+    if left_out == set(RULE_GROUPS[language]):
+        return f"lexicon-{language}:{lexicon_version}"
+    rules = RULES_VERSION[language]
+    if left_out:
+        rules += "-without-" + ",".join(sorted(left_out))
+    return f"lexicon-{language}:{lexicon_version}+{rules}"
+
+
+def english_rules(without: Collection[str] = ()) -> SentimentRules:
+    """Build the English rules over VADER's lexicon, leaving out the groups named in `without`."""
+    left_out = _left_out("en", without)
     lexicon = dict(vader_lexicon())
-    lexicon.update(ENGLISH_SUPPLEMENT)
+    if "supplement" not in left_out:
+        lexicon.update(ENGLISH_SUPPLEMENT)
     return SentimentRules(
         language="en",
-        model_version="lexicon-en:vader-3.3.2+luister-1",
+        model_version=_model_version("en", "vader-3.3.2", left_out),
         lexicon=lexicon,
-        phrases=ENGLISH_PHRASES,
-        negators=frozenset(NEGATE) | {"n't", "not", "no", "never", "nothing", "nobody"},
-        boosters={**BOOSTER_DICT, "sooo": BOOST, "soooo": BOOST},
-        contrast_words=frozenset({"but", "however", "although", "though", "yet"}),
-        strong_sarcasm=SARCASM_STRONG_EN,
-        weak_sarcasm=SARCASM_WEAK_EN,
+        phrases={} if "phrases" in left_out else ENGLISH_PHRASES,
+        negators=frozenset() if "negators" in left_out else ENGLISH_NEGATORS,
+        boosters={} if "boosters" in left_out else ENGLISH_BOOSTERS,
+        contrast_words=frozenset() if "contrast" in left_out else ENGLISH_CONTRAST,
+        strong_sarcasm=() if "strong_sarcasm" in left_out else SARCASM_STRONG_EN,
+        weak_sarcasm=() if "weak_sarcasm" in left_out else SARCASM_WEAK_EN,
     )
 
 
-def dutch_rules(pattern_version: str) -> SentimentRules:
-    """Build the Dutch rules over the pattern Dutch adjective lexicon."""
-    lexicon = {**vader_emoticons(), **pattern_dutch_lexicon()}
-    lexicon.update(DUTCH_SUPPLEMENT)
+def dutch_rules(pattern_version: str, without: Collection[str] = ()) -> SentimentRules:
+    """Build the Dutch rules over the pattern Dutch adjective lexicon, minus `without`."""
+    left_out = _left_out("nl", without)
+    lexicon = {} if "emoticons" in left_out else dict(vader_emoticons())
+    lexicon.update(pattern_dutch_lexicon())
+    if "supplement" not in left_out:
+        lexicon.update(DUTCH_SUPPLEMENT)
     return SentimentRules(
         language="nl",
-        model_version=f"lexicon-nl:pattern-nl-{pattern_version}+luister-1",
+        model_version=_model_version("nl", f"pattern-nl-{pattern_version}", left_out),
         lexicon=lexicon,
-        phrases=DUTCH_PHRASES,
-        negators=DUTCH_NEGATORS,
-        boosters=DUTCH_BOOSTERS,
-        contrast_words=frozenset({"maar", "echter", "but"}),
-        strong_sarcasm=SARCASM_STRONG_NL,
-        weak_sarcasm=SARCASM_WEAK_NL,
-        inflections=True,
+        phrases={} if "phrases" in left_out else DUTCH_PHRASES,
+        negators=frozenset() if "negators" in left_out else DUTCH_NEGATORS,
+        boosters={} if "boosters" in left_out else DUTCH_BOOSTERS,
+        contrast_words=frozenset() if "contrast" in left_out else DUTCH_CONTRAST,
+        strong_sarcasm=() if "strong_sarcasm" in left_out else SARCASM_STRONG_NL,
+        weak_sarcasm=() if "weak_sarcasm" in left_out else SARCASM_WEAK_NL,
+        inflections="inflections" not in left_out,
     )
+
+
+def lexicon_only_rules(language: str, pattern_version: str = "") -> SentimentRules:
+    """The bare lexicon of a language: every Luister rule group left out."""
+    if language == "en":
+        return english_rules(without=ENGLISH_GROUPS)
+    return dutch_rules(pattern_version, without=DUTCH_GROUPS)

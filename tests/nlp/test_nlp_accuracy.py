@@ -2,14 +2,16 @@
 
 `tests/data/sentiment_*.csv` is the development set (rules may be written against it);
 `tests/data/eval/` is the evaluation set (see tests/data/README.md for origin and licences).
-Figures when the floors were set (language given / detected):
+Figures with the Dutch rules luister-2 (language given / detected; the Dutch floors were raised
+from 0.79 / 0.81 / 0.79 when the rules went from luister-1, eval nl 0.813 / 0.839, to luister-2;
+docs/NLP.md, "Sentiment against the bare lexicon"):
 
 | set  | lang | n   | sentiment acc | macro-F1      | language id |
 |------|------|-----|---------------|---------------|-------------|
-| dev  | en   | 412 | 0.799 / 0.760 | 0.799 / 0.777 | 0.932       |
-| dev  | nl   | 404 | 0.824 / 0.797 | 0.825 / 0.811 | 0.946       |
-| eval | en   | 400 | 0.795 / 0.738 | 0.686 / 0.652 | 0.928       |
-| eval | nl   | 400 | 0.813 / 0.813 | 0.839 / 0.839 | 0.998       |
+| dev  | en   | 412 | 0.799 / 0.779 | 0.799 / 0.787 | 0.932       |
+| dev  | nl   | 404 | 0.824 / 0.807 | 0.825 / 0.815 | 0.946       |
+| eval | en   | 400 | 0.795 / 0.775 | 0.686 / 0.675 | 0.928       |
+| eval | nl   | 400 | 0.828 / 0.828 | 0.854 / 0.854 | 0.998       |
 
 The Dutch evaluation set has no neutral rows, so its macro-F1 averages positive and negative.
 """
@@ -28,9 +30,9 @@ from listener.nlp.evaluation import LabelledText, evaluate_texts, read_labelled_
 from listener.nlp.tagger import Tagger, TagInput
 
 LANGUAGES = ("en", "nl")
-SENTIMENT_ACCURACY_FLOOR = {"en": 0.77, "nl": 0.79}
-SENTIMENT_MACRO_F1_FLOOR = {"en": 0.66, "nl": 0.81}
-DETECTED_ACCURACY_FLOOR = {"en": 0.71, "nl": 0.79}
+SENTIMENT_ACCURACY_FLOOR = {"en": 0.77, "nl": 0.80}
+SENTIMENT_MACRO_F1_FLOOR = {"en": 0.66, "nl": 0.83}
+DETECTED_ACCURACY_FLOOR = {"en": 0.71, "nl": 0.80}
 LANGUAGE_ID_FLOOR = {"en": 0.90, "nl": 0.98}
 MIN_EXAMPLES = 400
 
