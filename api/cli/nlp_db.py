@@ -271,13 +271,18 @@ def list_topics_command(as_json: JsonOption = False) -> None:
         terms = "; ".join(
             f"{lang}: {', '.join(words)}" for lang, words in topic["keywords"].items()
         )
-        err.print(f"{topic['name']}: {terms}", markup=False)
+        labels = ", ".join(f"{lang}: {label}" for lang, label in topic["labels"].items())
+        shown = f"{topic['name']} ({labels})" if labels else topic["name"]
+        err.print(f"{shown}: {terms}", markup=False)
 
 
 @topics_app.command("import")
 def import_topics_command(
     file: Annotated[
-        Path | None, typer.Argument(help='JSON list of {"key", "label", "terms": {lang: [...]}}.')
+        Path | None,
+        typer.Argument(
+            help='JSON list of {"key", "label", "labels": {lang: label}, "terms": {lang: [...]}}.'
+        ),
     ] = None,
     default: Annotated[
         bool, typer.Option("--default", help="Import the built-in example taxonomy.")

@@ -22,6 +22,7 @@ from fastapi import Depends, Request
 from api.desk.i18n import LANGUAGES, best_language, translate
 from listener.accounts.service import Principal, authenticate_token
 from listener.models import Scope
+from listener.nlp.topics_store import label_of, topic_labels
 from listener.rest.deps import SessionDep
 
 COOKIE = "luister_desk"
@@ -77,6 +78,8 @@ class Desk:
     lang: str
     csrf: str
     extra: dict[str, Any] = field(default_factory=dict)
+    # Topic key -> the label this person reads (their language; see topics_store.topic_label).
+    topic_labels: dict[str, str] = field(default_factory=dict)
 
     @property
     def user_id(self) -> int:
@@ -107,6 +110,10 @@ class Desk:
     def t(self, key: str, /, **params: Any) -> str:
         """`key` in this person's language."""
         return translate(self.lang, key, **params)
+
+    def topic(self, name: str) -> str:
+        """A topic as this person reads it: its label in their language."""
+        return label_of(self.topic_labels, name)
 
 
 def user_language(request: Request, principal: Principal) -> str:
@@ -147,12 +154,13 @@ async def get_desk(request: Request, session: SessionDep) -> Desk:
         )
     if token is None or principal is None or Scope.READ not in principal.scopes:
         raise DeskSignInNeeded(request.url.path)
-    await session.commit()  # keep the sliding expiry even when the page only reads
+    lang = user_language(request, principal)
+    labels = await topic_labels(session, lang)
+    # Keep the sliding expiry even when the page only reads; the page's own reads start afresh.
+    await session.commit()
     expected = csrf_token(request, token)
     await _verify_write(request, expected)
-    return Desk(
-        request=request, principal=principal, lang=user_language(request, principal), csrf=expected
-    )
+    return Desk(request=request, principal=principal, lang=lang, csrf=expected, topic_labels=labels)
 
 
 async def get_writer_desk(desk: Annotated[Desk, Depends(get_desk)]) -> Desk:

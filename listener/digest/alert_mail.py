@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from listener.digest.mail import alert_message
 from listener.digest.messages import number, percent, text
 from listener.models import Alert, Delivery
+from listener.nlp.topics_store import label_of, topic_labels
 from listener.settings import Settings
 
 _env = Environment(autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
@@ -34,7 +35,7 @@ _HTML = _env.from_string(
 )
 
 
-def _alert_words(alert: Alert, language: str) -> dict[str, Any]:
+def _alert_words(alert: Alert, language: str, key: str) -> dict[str, Any]:
     negative = alert.metric == "negative_share"
 
     def fmt(value: float) -> str:
@@ -47,7 +48,7 @@ def _alert_words(alert: Alert, language: str) -> dict[str, Any]:
             "alert_title",
             metric=text(language, f"metric_{alert.metric}"),
             dimension=text(language, f"dimension_{alert.dimension}"),
-            key=alert.dimension_key,
+            key=key,
         ),
         "intro": text(
             language,
@@ -73,7 +74,10 @@ async def alert_email(
     alert = await session.get(Alert, alert_id)
     assert alert is not None  # the delivery row cascades with its alert
     language = delivery.language
-    words = _alert_words(alert, language)
+    key = alert.dimension_key
+    if alert.dimension == "topic":  # a topic reads as its label in the list's language
+        key = label_of(await topic_labels(session, language), key)
+    words = _alert_words(alert, language, key)
     lines = [
         words["intro"],
         "",

@@ -105,7 +105,7 @@ async def build_digest(
         volume=volume,
         sentiment=sentiment,
         topics=await listening.topics(
-            session, period=period, filt=filt, total=total, candidates=engaged
+            session, period=period, filt=filt, total=total, candidates=engaged, language=language
         ),
         emergent_terms=await terms.emergent_terms(
             session,

@@ -112,7 +112,7 @@ def topics_chart(data: DigestDocument, language: str) -> bytes:
     """The top topics this period, with the previous period's counts beside them."""
     top = data.topics.top[:8]
     figure, axes = _figure(60 + 26 * max(len(top), 1))
-    names = [t.topic for t in reversed(top)]
+    names = [t.shown for t in reversed(top)]
     positions = list(range(len(names)))
     axes.barh(
         [p + 0.2 for p in positions],

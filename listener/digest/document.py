@@ -12,6 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from listener.kit.strings import readable_name
+
 SCHEMA_VERSION = 1
 
 
@@ -174,6 +176,13 @@ class TopicStat(_Section):
     change: float | None
     share: float | None
     examples: list[MentionCard] | None = _optional_key()
+    # The topic's label in the digest's language (absent from digests built before labels).
+    label: str | None = _optional_key()
+
+    @property
+    def shown(self) -> str:
+        """What a reader sees: the label, else the key as words."""
+        return self.label or readable_name(self.topic)
 
 
 class Topics(_Section):

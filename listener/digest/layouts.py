@@ -79,7 +79,7 @@ MARKDOWN_TEMPLATE = """\
 | {{ t('topic') }} | {{ t('mentions') }} | {{ t('previous') }} | {{ t('change') }} |
 |---|---:|---:|---:|
 {% for x in v.topics.top %}
-| {{ x.topic | md }} | {{ v.n(x.count) }} | {{ v.n(x.previous) }} | {{ v.pct(x.change) }} |
+| {{ x.shown | md }} | {{ v.n(x.count) }} | {{ v.n(x.previous) }} | {{ v.pct(x.change) }} |
 {% endfor %}
 {% else %}
 {{ t('no_topics_yet') }}
@@ -90,7 +90,7 @@ MARKDOWN_TEMPLATE = """\
 ### {{ title }}
 
 {% for x in items %}
-- **{{ x.topic | md }}**: {{ v.n(x.count) }} ({{ t('previous') | lower }} {{ v.n(x.previous) }})
+- **{{ x.shown | md }}**: {{ v.n(x.count) }} ({{ t('previous') | lower }} {{ v.n(x.previous) }})
 {% for c in x.examples %}
   - {{ ex }}: “{{ c.text | md }}” — {{ c.who | md }}, {{ c.when }}{% if c.url | url %} <{{ c.url | url }}>{% endif %}
 
@@ -317,7 +317,7 @@ HTML_TEMPLATE = """\
 {% if items %}
 <h3 style="{{ h3 }}">{{ title }}</h3>
 {% for x in items %}
-<p style="{{ para }}"><strong>{{ x.topic }}</strong>: {{ v.n(x.count) }}
+<p style="{{ para }}"><strong>{{ x.shown }}</strong>: {{ v.n(x.count) }}
 ({{ t('previous') | lower }} {{ v.n(x.previous) }})</p>
 {% for c in x.examples %}{{ card(c) }}{% endfor %}
 {% endfor %}

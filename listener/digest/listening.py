@@ -43,6 +43,7 @@ from listener.digest.query import (
     within,
 )
 from listener.models import Author, Mention, MentionTopic, Source, Topic
+from listener.nlp.topics_store import label_of, topic_labels
 
 # How many earlier windows form the baseline (four weeks for a weekly digest).
 BASELINE_WINDOWS = 4
@@ -233,8 +234,10 @@ async def topics(
     filt: MentionFilter,
     total: int,
     candidates: list[Any] | None = None,
+    language: str = "en",
 ) -> Topics:
-    """Top topics, and the ones that rose or fell most against the previous window."""
+    """Top topics, and the ones that rose or fell most against the previous window, each with
+    its label in `language`."""
     bounds = period.window_starts(BASELINE_WINDOWS)
     conds = within(bounds[0], bounds[-1], filt)
     if filt.topics:
@@ -268,6 +271,7 @@ async def topics(
             )
         ).scalar_one()
     )
+    labels = await topic_labels(session, language) if counts else {}
     stats = [
         TopicStat(
             topic=name,
@@ -276,6 +280,7 @@ async def topics(
             baseline_mean=round(sum(c[:-1]) / BASELINE_WINDOWS, 2),
             change=change(c[-1], c[-2]),
             share=share(c[-1], total),
+            label=label_of(labels, name),
         )
         for name, c in counts.items()
     ]

@@ -16,6 +16,7 @@ from listener.digest.messages import (
     signed_percent,
     text,
 )
+from listener.kit.strings import readable_name
 
 
 class _Words:
@@ -58,6 +59,7 @@ def _card(card: MentionCard, language: str) -> dict[str, Any]:
 def _with_examples(stat: TopicStat, language: str) -> dict[str, Any]:
     return {
         **stat.model_dump(),
+        "shown": stat.shown,
         "examples": [_card(c, language) for c in stat.examples or []],
     }
 
@@ -99,11 +101,11 @@ def _headline(data: DigestDocument, language: str) -> list[str]:
         )
         lines.append(t("glance_voice", shares=shares))
     if topics.top:
-        top = ", ".join(f"{x.topic} ({number(x.count, language)})" for x in topics.top[:3])
+        top = ", ".join(f"{x.shown} ({number(x.count, language)})" for x in topics.top[:3])
         lines.append(t("glance_topics", top=top))
     if topics.rising:
         rising = ", ".join(
-            f"{x.topic} (+{number(x.count - x.previous, language)})" for x in topics.rising
+            f"{x.shown} (+{number(x.count - x.previous, language)})" for x in topics.rising
         )
         lines.append(t("glance_rising", rising=rising))
     if data.questions.unanswered_total:
@@ -151,7 +153,7 @@ def _filters(data: DigestDocument, language: str) -> str:
     return " · ".join(parts) if parts else text(language, "all_mentions")
 
 
-def _alert_line(alert: AlertItem, language: str) -> str:
+def _alert_line(alert: AlertItem, language: str, topics: dict[str, str]) -> str:
     negative = alert.metric == "negative_share"
     start = datetime.fromisoformat(alert.window_start)
     words = _Words(language)
@@ -165,7 +167,10 @@ def _alert_line(alert: AlertItem, language: str) -> str:
         when=f"{day(start.date(), language, weekday=True)} {start:%H:%M} UTC",
         metric=text(language, f"metric_{alert.metric}"),
         dimension=text(language, f"dimension_{alert.dimension}"),
-        key=alert.key,
+        # A topic reads as its label (known from the topics section), else as words.
+        key=topics.get(alert.key) or readable_name(alert.key)
+        if alert.dimension == "topic"
+        else alert.key,
         observed=fmt(alert.observed),
         baseline=fmt(alert.baseline),
     )
@@ -180,6 +185,8 @@ def digest_view(data: DigestDocument, language: str) -> dict[str, Any]:
     vol, senti, resp = data.volume, data.sentiment, data.response
     questions, flow, sla = data.questions, data.throughput, data.sla
     rising = [_with_examples(x, language) for x in data.topics.rising]
+    listed = data.topics.top + data.topics.rising + data.topics.falling
+    shown_topics = {x.topic: x.shown for x in listed}
     falling = [_with_examples(x, language) for x in data.topics.falling]
     return {
         "t": t,
@@ -257,7 +264,7 @@ def digest_view(data: DigestDocument, language: str) -> dict[str, Any]:
             closed=n(flow.closed),
         ),
         "engaged": [_card(c, language) for c in data.engaged],
-        "alerts": [_alert_line(a, language) for a in data.alerts.items],
+        "alerts": [_alert_line(a, language, shown_topics) for a in data.alerts.items],
         "voice": _voice(data, language),
         "incidents": [incident_line(i, language) for i in data.incidents.items]
         if data.incidents

@@ -71,3 +71,9 @@ def _dotted(path: tuple[str | int, ...]) -> str:
 def escape_like(text: str) -> str:
     """`text` as a literal inside a LIKE pattern written with `escape="\\\\"`."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def readable_name(name: str) -> str:
+    """A key as words for people to read: "app_website" -> "App website"."""
+    words = " ".join(name.replace("_", " ").replace("-", " ").split())
+    return words[:1].upper() + words[1:] if words else name

@@ -117,6 +117,8 @@ class Topic(Base):
     name: Mapped[str] = mapped_column(String(100), unique=True)
     description: Mapped[str | None] = mapped_column(Text)
     keywords: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The name people read, per language ({"en": "App and website", "nl": "App en website"}).
+    labels: Mapped[dict[str, str]] = mapped_column(JSONType, default=dict, server_default="{}")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

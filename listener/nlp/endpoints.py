@@ -81,6 +81,7 @@ async def create_topic(body: TopicIn, session: SessionDep, principal: Admin) -> 
         name=body.name,
         description=body.description,
         keywords=body.keywords,
+        labels=body.labels,
         actor=principal.label,
         user_id=principal.user.id,
     )
@@ -102,7 +103,7 @@ async def get_topic(topic_id: IdPath, session: SessionDep, _: Reader) -> TopicOu
 async def update_topic(
     topic_id: IdPath, body: TopicUpdate, session: SessionDep, principal: Admin
 ) -> TopicOut:
-    """Rename a topic or replace its description or phrases."""
+    """Rename a topic or replace its description, phrases or labels."""
     topic = await topics_store.update_topic(
         session,
         topic_id=topic_id,

@@ -23,6 +23,17 @@ Keywords = Annotated[
         examples=[{"en": ["delivery", "parcel"], "nl": ["bezorging", "pakket"], "*": ["postnl"]}],
     ),
 ]
+LabelLanguage = Annotated[str, StringConstraints(to_lower=True, pattern=r"^[a-zA-Z]{2}$")]
+Labels = Annotated[
+    dict[LabelLanguage, TopicName],
+    Field(
+        max_length=50,
+        description="The name people read, per ISO 639-1 language (digest, desk, templates); "
+        "without one for their language they read the English label, the description, or "
+        "the name with spaces",
+        examples=[{"en": "Delivery and shipping", "nl": "Bezorging en verzending"}],
+    ),
+]
 
 
 class SentimentCorrectionIn(BaseModel):
@@ -144,6 +155,7 @@ class TopicIn(BaseModel):
                     "name": "delivery",
                     "description": "Delivery and shipping",
                     "keywords": {"en": ["delivery", "parcel"], "nl": ["bezorging", "pakket"]},
+                    "labels": {"en": "Delivery and shipping", "nl": "Bezorging en verzending"},
                 }
             ]
         },
@@ -152,12 +164,14 @@ class TopicIn(BaseModel):
     name: TopicName
     description: str | None = Field(default=None, max_length=2000)
     keywords: Keywords = Field(default_factory=dict)
+    labels: Labels = Field(default_factory=dict)
 
 
 class TopicUpdate(PatchModel):
     """Changes to a topic: only the fields sent change (keywords are replaced as a whole).
 
-    Null clears the description; a name or keywords cannot be null.
+    Null clears the description; a name, keywords or labels cannot be null (labels are
+    replaced as a whole).
     """
 
     model_config = ConfigDict(
@@ -173,6 +187,7 @@ class TopicUpdate(PatchModel):
     name: TopicName | None = None
     description: str | None = Field(default=None, max_length=2000)
     keywords: Keywords | None = None
+    labels: Labels | None = None
 
 
 class TopicOut(BaseModel):
@@ -182,6 +197,7 @@ class TopicOut(BaseModel):
     name: str
     description: str | None
     keywords: dict[str, Any]
+    labels: dict[str, str]
     created_at: datetime
 
     @classmethod
@@ -192,6 +208,7 @@ class TopicOut(BaseModel):
             name=topic.name,
             description=topic.description,
             keywords=dict(topic.keywords or {}),
+            labels=dict(topic.labels or {}),
             created_at=topic.created_at,
         )
 

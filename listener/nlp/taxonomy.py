@@ -13,17 +13,28 @@ ANY_LANGUAGE = "*"
 
 @dataclass(frozen=True)
 class Topic:
-    """One topic and its terms; `terms` maps a language code (or "*") to phrases."""
+    """One topic and its terms; `terms` maps a language code (or "*") to phrases.
+
+    `label` is the name people read (English by default); `labels` holds it per language.
+    """
 
     key: str
     label: str
     terms: tuple[tuple[str, tuple[str, ...]], ...]
+    labels: tuple[tuple[str, str], ...] = ()
 
     @classmethod
-    def create(cls, key: str, terms: Mapping[str, Iterable[str]], label: str = "") -> Topic:
-        """Build a topic from a plain mapping of language -> phrases."""
+    def create(
+        cls,
+        key: str,
+        terms: Mapping[str, Iterable[str]],
+        label: str = "",
+        labels: Mapping[str, str] | None = None,
+    ) -> Topic:
+        """Build a topic from a plain mapping of language -> phrases (and -> label)."""
         frozen = tuple(sorted((lang.lower(), tuple(phrases)) for lang, phrases in terms.items()))
-        return cls(key=key, label=label or key, terms=frozen)
+        named = tuple(sorted((lang.lower(), str(text)) for lang, text in (labels or {}).items()))
+        return cls(key=key, label=label or dict(named).get("en") or key, terms=frozen, labels=named)
 
     def terms_for(self, language: str | None) -> tuple[str, ...]:
         """Return this topic's phrases for a language plus language-independent ones."""
@@ -43,9 +54,14 @@ class Taxonomy:
 
     @classmethod
     def from_dicts(cls, items: Iterable[Mapping[str, Any]], version: str = "custom") -> Taxonomy:
-        """Build from [{"key", "label"?, "terms": {lang: [phrase, ...]}}, ...]."""
+        """Build from [{"key", "label"?, "labels"?: {lang: label}, "terms": {lang: [...]}}]."""
         topics = tuple(
-            Topic.create(str(item["key"]), item.get("terms", {}), str(item.get("label", "")))
+            Topic.create(
+                str(item["key"]),
+                item.get("terms", {}),
+                str(item.get("label", "")),
+                item.get("labels") or None,
+            )
             for item in items
         )
         return cls(topics=topics, version=version)
@@ -64,6 +80,7 @@ DEFAULT_TAXONOMY = Taxonomy.from_dicts(
         {
             "key": "delivery",
             "label": "Delivery and shipping",
+            "labels": {"en": "Delivery and shipping", "nl": "Bezorging en verzending"},
             "terms": {
                 "en": [
                     "delivery",
@@ -96,6 +113,7 @@ DEFAULT_TAXONOMY = Taxonomy.from_dicts(
         {
             "key": "pricing",
             "label": "Prices and costs",
+            "labels": {"en": "Prices and costs", "nl": "Prijzen en kosten"},
             "terms": {
                 "en": ["price", "expensive", "cheap", "cost", "fee", "discount", "overpriced"],
                 "nl": ["prijs", "duur", "goedkoop", "kosten", "korting", "tarief"],
@@ -104,6 +122,10 @@ DEFAULT_TAXONOMY = Taxonomy.from_dicts(
         {
             "key": "billing",
             "label": "Payments, bills and refunds",
+            "labels": {
+                "en": "Payments, bills and refunds",
+                "nl": "Betalingen, facturen en terugbetalingen",
+            },
             "terms": {
                 "en": [
                     "refund",
@@ -132,6 +154,7 @@ DEFAULT_TAXONOMY = Taxonomy.from_dicts(
         {
             "key": "app_website",
             "label": "App and website",
+            "labels": {"en": "App and website", "nl": "App en website"},
             "terms": {
                 "en": [
                     "app",
@@ -161,6 +184,7 @@ DEFAULT_TAXONOMY = Taxonomy.from_dicts(
         {
             "key": "customer_service",
             "label": "Customer service",
+            "labels": {"en": "Customer service", "nl": "Klantenservice"},
             "terms": {
                 "en": [
                     "customer service",
@@ -186,6 +210,7 @@ DEFAULT_TAXONOMY = Taxonomy.from_dicts(
         {
             "key": "account",
             "label": "Accounts and passwords",
+            "labels": {"en": "Accounts and passwords", "nl": "Accounts en wachtwoorden"},
             "terms": {
                 "en": ["account", "password", "hacked", "locked out", "subscription"],
                 "nl": ["account", "wachtwoord", "gehackt", "abonnement", "inloggegevens"],
@@ -194,6 +219,7 @@ DEFAULT_TAXONOMY = Taxonomy.from_dicts(
         {
             "key": "public_transport",
             "label": "Trains, buses and flights",
+            "labels": {"en": "Trains, buses and flights", "nl": "Treinen, bussen en vluchten"},
             "terms": {
                 "en": [
                     "train",

@@ -13,12 +13,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from listener.kit.strings import readable_name
 from listener.models import AuditEntry, Topic
 from listener.nlp.errors import Conflict, InvalidRequest, NotFound
 from listener.nlp.taxonomy import Taxonomy
 
-TOPIC_FIELDS = ("name", "description", "keywords")
+TOPIC_FIELDS = ("name", "description", "keywords", "labels")
 MAX_NAME = 100
+MAX_LABEL = 100
 MAX_PHRASE = 200
 
 
@@ -40,6 +42,21 @@ def checked_keywords(keywords: Any) -> dict[str, list[str]]:
     return checked
 
 
+def checked_labels(labels: Any) -> dict[str, str]:
+    """Labels as stored: {two-letter language code: the name people read}; InvalidRequest else."""
+    if not isinstance(labels, Mapping):
+        raise InvalidRequest("labels must map a two-letter language code to a label")
+    checked: dict[str, str] = {}
+    for language, label in labels.items():
+        code = str(language).strip().lower()
+        if not (len(code) == 2 and code.isalpha()):
+            raise InvalidRequest(f"labels: {language!r} is not a two-letter language code")
+        if not isinstance(label, str) or not label.strip() or len(label.strip()) > MAX_LABEL:
+            raise InvalidRequest(f"labels[{code}]: a label has 1 to {MAX_LABEL} characters")
+        checked[code] = label.strip()
+    return checked
+
+
 def checked_name(name: Any) -> str:
     """A topic name: 1 to 100 characters, no surrounding spaces."""
     cleaned = str(name).strip()
@@ -50,7 +67,12 @@ def checked_name(name: Any) -> str:
 
 def topic_state(topic: Topic) -> dict[str, Any]:
     """A topic as the audit log records it."""
-    return {"name": topic.name, "description": topic.description, "keywords": topic.keywords}
+    return {
+        "name": topic.name,
+        "description": topic.description,
+        "keywords": topic.keywords,
+        "labels": dict(topic.labels or {}),
+    }
 
 
 def _audit(
@@ -111,12 +133,14 @@ async def create_topic(
     keywords: Mapping[str, list[str]],
     actor: str,
     user_id: int | None,
+    labels: Mapping[str, str] | None = None,
 ) -> Topic:
     """Add a topic; 409 when the name is taken."""
     name, keywords = checked_name(name), checked_keywords(keywords)
+    checked = checked_labels(labels or {})
     if await _name_taken(session, name):
         raise Conflict(f"a topic named {name!r} already exists")
-    topic = Topic(name=name, description=description, keywords=dict(keywords))
+    topic = Topic(name=name, description=description, keywords=dict(keywords), labels=checked)
     session.add(topic)
     await _flush(session, name)
     _audit(
@@ -139,20 +163,23 @@ async def update_topic(
     actor: str,
     user_id: int | None,
 ) -> Topic:
-    """Change a topic's name, description or keywords (only the fields given)."""
+    """Change a topic's name, description, keywords or labels (only the fields given)."""
     topic = await get_topic(session, topic_id=topic_id)
     changes = dict(changes)
     if changes.get("name") is not None:
         changes["name"] = checked_name(changes["name"])
     if changes.get("keywords") is not None:
         changes["keywords"] = checked_keywords(changes["keywords"])
+    if changes.get("labels") is not None:
+        changes["labels"] = checked_labels(changes["labels"])
     name = changes.get("name")
     if name is not None and await _name_taken(session, name, other_than=topic_id):
         raise Conflict(f"a topic named {name!r} already exists")
     before = topic_state(topic)
     for key in TOPIC_FIELDS:
         if key in changes and (key == "description" or changes[key] is not None):
-            setattr(topic, key, dict(changes[key]) if key == "keywords" else changes[key])
+            value = changes[key]
+            setattr(topic, key, dict(value) if key in ("keywords", "labels") else value)
     await _flush(session, topic.name)
     after = topic_state(topic)
     if after != before:
@@ -193,6 +220,7 @@ def taxonomy_items(taxonomy: Taxonomy) -> list[dict[str, Any]]:
             "name": topic.key,
             "description": topic.label if topic.label != topic.key else None,
             "keywords": {language: list(phrases) for language, phrases in topic.terms},
+            "labels": dict(topic.labels),
         }
         for topic in taxonomy.topics
     ]
@@ -210,8 +238,13 @@ async def import_topics(
             item.get("description"),
             checked_keywords(item.get("keywords") or {}),
         )
-        fields = {"description": description, "keywords": keywords}
         topic = existing.get(name)
+        # A file without labels (an older taxonomy file) keeps the labels a topic has.
+        if "labels" in item:
+            labels = checked_labels(item.get("labels") or {})
+        else:
+            labels = dict(topic.labels or {}) if topic is not None else {}
+        fields = {"description": description, "keywords": keywords, "labels": labels}
         if topic is None:
             await create_topic(
                 session,
@@ -220,6 +253,7 @@ async def import_topics(
                 keywords=keywords,
                 actor=actor,
                 user_id=None,
+                labels=labels,
             )
             counts["created"] += 1
         elif {"name": name, **fields} == topic_state(topic):
@@ -230,3 +264,34 @@ async def import_topics(
             )
             counts["updated"] += 1
     return counts
+
+
+SHORT_DESCRIPTION = 60
+
+
+def topic_label(
+    name: str, labels: Mapping[str, str] | None, description: str | None, language: str | None
+) -> str:
+    """The name a person reads: the label in their language, else the English one, else a short
+    description (older imports kept the label there), else the key as words."""
+    found = labels or {}
+    for code in (language, "en"):
+        if code and found.get(code):
+            return found[code]
+    text = (description or "").strip()
+    if text and len(text) <= SHORT_DESCRIPTION and "\n" not in text:
+        return text
+    return readable_name(name)
+
+
+async def topic_labels(session: AsyncSession, language: str | None) -> dict[str, str]:
+    """Every topic's name mapped to what a reader of `language` sees (one small query)."""
+    rows = await session.execute(select(Topic.name, Topic.labels, Topic.description))
+    return {
+        name: topic_label(name, labels, description, language) for name, labels, description in rows
+    }
+
+
+def label_of(labels: Mapping[str, str], name: str) -> str:
+    """`name` as read from a mapping built by `topic_labels`; a topic since removed as words."""
+    return labels.get(name) or readable_name(name)

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from listener.models import Author, Mention, MentionTopic, ReplyTemplate, Topic, User, utcnow
+from listener.nlp.topics_store import topic_label
 from listener.own_accounts import local_name
 from moderation.queue import audit
 from moderation.queue.errors import InvalidRequest, NotFound
@@ -45,8 +46,11 @@ def fill(body: str, values: dict[str, str]) -> str:
     return _VARIABLE.sub(_value, body)
 
 
-async def mention_values(session: AsyncSession, *, mention_id: int) -> dict[str, str]:
-    """The template variables a mention fills in."""
+async def mention_values(
+    session: AsyncSession, *, mention_id: int, language: str | None = None
+) -> dict[str, str]:
+    """The template variables a mention fills in; `{{topic}}` reads as the topic's label in
+    `language` (the template's), else in the mention's language."""
     mention = await session.get(Mention, mention_id)
     if mention is None:
         raise NotFound(f"mention {mention_id} does not exist")
@@ -62,15 +66,16 @@ async def mention_values(session: AsyncSession, *, mention_id: int) -> dict[str,
             )
     topic = (
         await session.execute(
-            select(Topic.name)
+            select(Topic.name, Topic.labels, Topic.description)
             .join(MentionTopic, MentionTopic.topic_id == Topic.id)
             .where(MentionTopic.mention_id == mention_id)
             .order_by(Topic.name)
             .limit(1)
         )
-    ).scalar_one_or_none()
-    if topic:
-        values["topic"] = topic
+    ).one_or_none()
+    if topic is not None:
+        name, labels, description = topic
+        values["topic"] = topic_label(name, labels, description, language or mention.language)
     return values
 
 
@@ -94,7 +99,7 @@ async def render(
     template = await get_template(session, template_id=template_id)
     filled: dict[str, str] = {}
     if mention_id is not None:
-        filled |= await mention_values(session, mention_id=mention_id)
+        filled |= await mention_values(session, mention_id=mention_id, language=template.language)
     filled |= values or {}
     text = fill(template.body, filled)
     return Rendered(template, text, unfilled_placeholders(text))

@@ -11,7 +11,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.desk.i18n import catalogue
-from listener.models import Mention, QueueItem, Role, Status, User
+from listener.models import Mention, MentionTopic, QueueItem, Role, Status, Topic, User
 from listener.sources.ingest import ingest_mentions
 from moderation.queue import claims, workflow
 from tests.desk.conftest import SignIn
@@ -350,3 +350,27 @@ async def test_the_query_box_narrows_the_queue_and_names_a_bad_column(
     bad = await desk.client.get("/queue", params={"query": "(storing AND lang:"})
     assert bad.status_code == 422
     assert "column 19" in bad.text
+
+
+async def test_topics_show_as_labels_in_the_readers_language_in_rows_and_filters(
+    desk_sign_in: SignIn, sessions: Sessions
+) -> None:
+    [mid] = await _ingest(sessions, mention(1, text="De app geeft een storing"))
+    async with sessions() as session, session.begin():
+        topic = Topic(
+            name="app_website",
+            keywords={},
+            labels={"en": "App and website", "nl": "App en website"},
+        )
+        session.add(topic)
+        await session.flush()
+        session.add(MentionTopic(mention_id=mid, topic_id=topic.id, spans=[]))
+    desk = await desk_sign_in(Role.MODERATOR)
+
+    dutch = (await desk.client.get("/queue", headers={"Accept-Language": "nl"})).text
+    english = (await desk.client.get("/queue", headers={"Accept-Language": "en"})).text
+
+    assert '<span class="chip chip-topic">App en website</span>' in dutch
+    assert '<option value="app_website">App en website</option>' in dutch
+    assert '<span class="chip chip-topic">App and website</span>' in english
+    assert ">app_website<" not in dutch + english

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from listener.alerts import check_spikes
@@ -152,6 +152,9 @@ async def test_alert_emails_go_to_lists_that_follow_the_topic(
     )
     async with sessions() as session, session.begin():
         await _spiky_history(session)
+        await session.execute(
+            update(Topic).where(Topic.name == "outage").values(labels={"nl": "Storingen"})
+        )
         for name, values in (
             ("ops", {"topics": ["outage"], "language": "nl"}),
             ("pricing", {"topics": ["pricing"]}),
@@ -169,7 +172,7 @@ async def test_alert_emails_go_to_lists_that_follow_the_topic(
     assert len(report.sent) == 1
     [message] = inbox.messages
     assert message["To"] == "ops@fietsbaan.example"
-    assert message["Subject"] == "Piek: volume voor onderwerp outage"
+    assert message["Subject"] == "Piek: volume voor onderwerp Storingen"  # its Dutch label
     plain = message.get_body(preferencelist=("plain",))
     assert plain is not None and "docks kapot" in plain.get_content()
     async with sessions() as session:

@@ -56,7 +56,7 @@ def test_markdown_leads_with_the_headline_numbers_and_has_every_section(
         "Spike alerts",
     ):
         assert f"## {heading}\n" in text
-    assert "| outage | 5 | 0 | n/a |" in text
+    assert "| Outage | 5 | 0 | n/a |" in text
     assert "| docks kapot | 4 | 0 |" in text
     # One clock (issue 12): resolving without an answer is no response
     # (it was: 2 h, p90 10 h; 1 missed).
