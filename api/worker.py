@@ -6,15 +6,18 @@ Built from `api.wiring.JOBS`, the same list the embedded runner runs. Jobs are J
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 from typing import Any, ClassVar
 
 from arq import cron
 from arq.connections import RedisSettings
-from arq.worker import func
+from arq.worker import Worker, func, get_kwargs
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from api.wiring import JOBS, session_factory
@@ -27,6 +30,45 @@ from listener.settings import Settings, get_settings
 
 #: Retries of a Redis command while Redis is away (backoff capped at 2 s: about a minute).
 REDIS_RETRIES = 40
+#: Pause before looking for jobs again after Redis failed a poll.
+POLL_PAUSE_SECONDS = 1.0
+
+logger = logging.getLogger(__name__)
+
+
+class LuisterWorker(Worker):
+    """arq's worker, made to outlive Redis going away in the middle of a poll.
+
+    Commands are retried (see `worker_settings`), but a job being claimed is WATCHed, and a
+    dropped connection under WATCH cannot be retried: arq would let that error end the worker.
+    Here the poll gives the job back (its counter and semaphore slot) and tries again later; the
+    job stays queued in Redis, or the database sweeps enqueue it again.
+    """
+
+    async def start_jobs(self, job_ids: list[bytes]) -> None:
+        for job_id in job_ids:
+            if self.job_counter >= self.max_jobs:
+                return
+            try:
+                await super().start_jobs([job_id])
+            except (RedisError, OSError) as exc:
+                if job_id.decode() not in self.tasks:  # counted and holding a slot, not started
+                    self.job_counter -= 1
+                    self.sem.release()
+                logger.warning("Redis failed claiming job %s (%s); polling again", job_id, exc)
+                return
+
+    async def _poll_iteration(self) -> None:
+        try:
+            await super()._poll_iteration()
+        except (RedisError, OSError) as exc:
+            logger.warning("Redis failed during a poll (%s); polling again shortly", exc)
+            await asyncio.sleep(POLL_PAUSE_SECONDS)
+
+
+def run_worker(settings_class: type) -> None:
+    """Run the worker built from `worker_settings` until it is told to stop."""
+    LuisterWorker(**get_kwargs(settings_class)).run()  # type: ignore[arg-type]
 
 
 def _dumps(value: Any) -> bytes:

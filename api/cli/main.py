@@ -168,9 +168,7 @@ def _import(
 @app.command()
 def worker() -> None:
     """Run an arq worker: polls, sends replies, digests and alerts (needs LUISTER_REDIS_URL)."""
-    from arq import run_worker
-
-    from api.worker import worker_settings
+    from api.worker import run_worker, worker_settings
 
     settings = load_settings()
     try:
