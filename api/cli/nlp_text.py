@@ -9,6 +9,7 @@ commands too, and lingua only when some text has no language.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterator
 from enum import StrEnum
@@ -29,6 +30,16 @@ app = typer.Typer(
 
 CHUNK_SIZE = 1000
 EXIT_BAD_INPUT = 2
+MAX_DEFAULT_WORKERS = 4
+
+
+def default_workers() -> int:
+    """The CPUs this process may run on (its affinity, where the system says), at most 4."""
+    try:
+        available = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        available = os.cpu_count() or 1
+    return max(1, min(available, MAX_DEFAULT_WORKERS))
 
 
 class FileFormat(StrEnum):
@@ -233,14 +244,19 @@ def tag(
         typer.Option(help="JSON taxonomy file (default: the built-in example taxonomy)."),
     ] = None,
     workers: Annotated[
-        int,
+        int | None,
         typer.Option(
             min=1,
-            help="Processes that tag in parallel on inputs over 1,000 lines (forked; Linux).",
+            help="Processes that tag in parallel on inputs over 1,000 lines (forked; Linux). "
+            f"Default: the CPUs this process may use, at most {MAX_DEFAULT_WORKERS}; "
+            "1 tags in this process alone.",
+            show_default=False,
         ),
-    ] = 1,
+    ] = None,
 ) -> None:
     """Tag each input line and print one JSON object per line, in input order."""
+    if workers is None:
+        workers = default_workers()
     tagger = make_tagger(taxonomy)
     if language:
         tagger.pipeline(language)  # built once here, shared by forked workers

@@ -69,13 +69,16 @@ def test_nlp_tag_prints_the_same_tags_as_before(
     assert _tag(*args) == _golden(key)
 
 
-def test_worker_processes_tag_every_line_as_one_process_does(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [["--workers", "2"], []], ids=["two", "default"])
+def test_worker_processes_tag_every_line_as_one_process_does(
+    tmp_path: Path, workers: list[str]
+) -> None:
     # Three copies of both sets: 2,400 lines, so three chunks go to two worker processes.
     english, dutch = eval_texts("en"), eval_texts("nl")
     path = tmp_path / "many.txt"
     path.write_text("\n".join((english + dutch) * 3) + "\n", encoding="utf-8")
     expected = _golden("detected")
-    got = _tag(str(path), "--workers", "2")
+    got = _tag(str(path), *workers)  # the default: one process per CPU, at most 4
     assert [line.pop("id") for line in got] == list(range(1, len(got) + 1))
     assert len(got) == 3 * len(expected)
     for line in expected:
