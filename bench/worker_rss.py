@@ -95,8 +95,15 @@ def main() -> None:
     for stage, mib in figures.items():
         print(f"RSS {stage:<32}: {mib:7.1f} MiB")
     loaded = figures["after startup (NLP loaded)"]
-    verdict = "met" if loaded <= TARGET_MIB else "MISSED"
-    print(f"worker RSS with NLP loaded: {loaded:.0f} MiB (target <= {TARGET_MIB:.0f}: {verdict})")
+    # Judged once everything a worker loads is in: the detector too (its first text without a
+    # language loads it; its size grows with LUISTER_NLP_LANGUAGES, about 40 MiB per language).
+    peak = max(figures.values())
+    languages = os.environ.get("LUISTER_NLP_LANGUAGES", "en,nl,de,fr,es (the default)")
+    print(f"detection languages: {languages}")
+    print(f"worker RSS after start-up: {loaded:.0f} MiB")
+    verdict = "met" if peak <= TARGET_MIB else "MISSED"
+    target = f"target <= {TARGET_MIB:.0f}: {verdict}"
+    print(f"worker RSS with NLP and the detector loaded: {peak:.0f} MiB ({target})")
     print(f"NLP load adds {loaded - figures['api.worker imported']:.0f} MiB to the imported worker")
 
 
