@@ -1,6 +1,6 @@
 """Queue latency at scale: 1,000,000 mentions in PostgreSQL, measured through the real API.
 
-Run: python bench/queue.py [--rows 1000000] [--requests 200] [--reuse]
+Run: python -m bench.queue [--rows 1000000] [--requests 200] [--reuse]
 Builds the rows with set-based SQL (generate_series INSERT ... SELECT, secondary indexes
 dropped during the load and rebuilt after, as a bulk load should), starts `luister serve` on
 127.0.0.1 and times, over the same sequence of requests:
@@ -20,6 +20,9 @@ from pathlib import Path
 
 # Run as a script, this folder is first on sys.path and this file's name would shadow the
 # standard library's `queue` (asyncio's thread pool imports it): the repository root instead.
+# Run as a module (`python -m bench.queue`, as the README says) the folder is not there.
+# (Appended first, so the remove always finds it: it then takes the first, script-made entry.)
+sys.path.append(str(Path(__file__).resolve().parent))
 sys.path.remove(str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
