@@ -107,7 +107,10 @@ def match_condition(dialect: str, text: str) -> ColumnElement[bool]:
 def relevance(dialect: str, text: str) -> ColumnElement[float]:
     """A number that is larger for better matches (only meaningful with `match_condition`)."""
     if dialect == "postgresql":
-        return func.ts_rank_cd(literal_column(PG_VECTOR), _pg_query(text))
+        # ts_rank (word frequency, weighted) rather than ts_rank_cd (cover density): on 59,627
+        # matches of a million mentions ranking took 465 ms with cover density and 175 ms
+        # with ts_rank, of which 162 ms is reading the matching rows at all.
+        return func.ts_rank(literal_column(PG_VECTOR), _pg_query(text))
     query = fts5_query(text) or '""'
     # FTS5's rank is bm25, where more negative is better.
     rank = (
