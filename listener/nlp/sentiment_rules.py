@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from typing import Any
 
 from vaderSentiment.vaderSentiment import BOOSTER_DICT, NEGATE
 
@@ -372,23 +373,54 @@ def _model_version(language: str, lexicon_version: str, left_out: frozenset[str]
     return f"lexicon-{language}:{lexicon_version}+{rules}"
 
 
+# What a left-out group becomes in SentimentRules: the field it fills, emptied.
+_EMPTY_GROUP: dict[str, tuple[str, Any]] = {
+    "phrases": ("phrases", {}),
+    "negators": ("negators", frozenset()),
+    "boosters": ("boosters", {}),
+    "contrast": ("contrast_words", frozenset()),
+    "strong_sarcasm": ("strong_sarcasm", ()),
+    "weak_sarcasm": ("weak_sarcasm", ()),
+}
+
+
+def _rules(
+    language: str,
+    lexicon_version: str,
+    lexicon: dict[str, float],
+    left_out: frozenset[str],
+    groups: dict[str, Any],
+    **extra: Any,
+) -> SentimentRules:
+    """SentimentRules with each of `groups` (by group name) kept, or emptied when left out."""
+    fields: dict[str, Any] = {}
+    for group, value in groups.items():
+        name, empty = _EMPTY_GROUP[group]
+        fields[name] = empty if group in left_out else value
+    return SentimentRules(
+        language=language,
+        model_version=_model_version(language, lexicon_version, left_out),
+        lexicon=lexicon,
+        **fields,
+        **extra,
+    )
+
+
 def english_rules(without: Collection[str] = ()) -> SentimentRules:
     """Build the English rules over VADER's lexicon, leaving out the groups named in `without`."""
     left_out = _left_out("en", without)
     lexicon = dict(vader_lexicon())
     if "supplement" not in left_out:
         lexicon.update(ENGLISH_SUPPLEMENT)
-    return SentimentRules(
-        language="en",
-        model_version=_model_version("en", "vader-3.3.2", left_out),
-        lexicon=lexicon,
-        phrases={} if "phrases" in left_out else ENGLISH_PHRASES,
-        negators=frozenset() if "negators" in left_out else ENGLISH_NEGATORS,
-        boosters={} if "boosters" in left_out else ENGLISH_BOOSTERS,
-        contrast_words=frozenset() if "contrast" in left_out else ENGLISH_CONTRAST,
-        strong_sarcasm=() if "strong_sarcasm" in left_out else SARCASM_STRONG_EN,
-        weak_sarcasm=() if "weak_sarcasm" in left_out else SARCASM_WEAK_EN,
-    )
+    groups = {
+        "phrases": ENGLISH_PHRASES,
+        "negators": ENGLISH_NEGATORS,
+        "boosters": ENGLISH_BOOSTERS,
+        "contrast": ENGLISH_CONTRAST,
+        "strong_sarcasm": SARCASM_STRONG_EN,
+        "weak_sarcasm": SARCASM_WEAK_EN,
+    }
+    return _rules("en", "vader-3.3.2", lexicon, left_out, groups)
 
 
 def dutch_rules(pattern_version: str, without: Collection[str] = ()) -> SentimentRules:
@@ -398,18 +430,17 @@ def dutch_rules(pattern_version: str, without: Collection[str] = ()) -> Sentimen
     lexicon.update(pattern_dutch_lexicon())
     if "supplement" not in left_out:
         lexicon.update(DUTCH_SUPPLEMENT)
-    return SentimentRules(
-        language="nl",
-        model_version=_model_version("nl", f"pattern-nl-{pattern_version}", left_out),
-        lexicon=lexicon,
-        phrases={} if "phrases" in left_out else DUTCH_PHRASES,
-        negators=frozenset() if "negators" in left_out else DUTCH_NEGATORS,
-        boosters={} if "boosters" in left_out else DUTCH_BOOSTERS,
-        contrast_words=frozenset() if "contrast" in left_out else DUTCH_CONTRAST,
-        strong_sarcasm=() if "strong_sarcasm" in left_out else SARCASM_STRONG_NL,
-        weak_sarcasm=() if "weak_sarcasm" in left_out else SARCASM_WEAK_NL,
-        inflections="inflections" not in left_out,
-    )
+    groups = {
+        "phrases": DUTCH_PHRASES,
+        "negators": DUTCH_NEGATORS,
+        "boosters": DUTCH_BOOSTERS,
+        "contrast": DUTCH_CONTRAST,
+        "strong_sarcasm": SARCASM_STRONG_NL,
+        "weak_sarcasm": SARCASM_WEAK_NL,
+    }
+    lexicon_version = f"pattern-nl-{pattern_version}"
+    inflections = "inflections" not in left_out
+    return _rules("nl", lexicon_version, lexicon, left_out, groups, inflections=inflections)
 
 
 def lexicon_only_rules(language: str, pattern_version: str = "") -> SentimentRules:
