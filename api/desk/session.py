@@ -21,8 +21,9 @@ from fastapi import Depends, Request
 
 from api.desk.i18n import LANGUAGES, best_language, translate
 from listener.accounts.service import Principal, authenticate_token
+from listener.kit.strings import label_of
 from listener.models import Scope
-from listener.nlp.topics_store import label_of, topic_labels
+from listener.nlp.topics_store import topic_labels
 from listener.rest.deps import SessionDep
 
 COOKIE = "luister_desk"

@@ -10,8 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from listener.digest.mail import alert_message
 from listener.digest.messages import number, percent, text
+from listener.kit.strings import label_of
 from listener.models import Alert, Delivery
-from listener.nlp.topics_store import label_of, topic_labels
+from listener.nlp.topics_store import topic_labels
 from listener.settings import Settings
 
 _env = Environment(autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)

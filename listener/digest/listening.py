@@ -42,8 +42,9 @@ from listener.digest.query import (
     share,
     within,
 )
+from listener.kit.strings import label_of
 from listener.models import Author, Mention, MentionTopic, Source, Topic
-from listener.nlp.topics_store import label_of, topic_labels
+from listener.nlp.topics_store import topic_labels
 
 # How many earlier windows form the baseline (four weeks for a weekly digest).
 BASELINE_WINDOWS = 4

@@ -16,7 +16,7 @@ from listener.digest.messages import (
     signed_percent,
     text,
 )
-from listener.kit.strings import readable_name
+from listener.kit.strings import label_of
 
 
 class _Words:
@@ -168,9 +168,7 @@ def _alert_line(alert: AlertItem, language: str, topics: dict[str, str]) -> str:
         metric=text(language, f"metric_{alert.metric}"),
         dimension=text(language, f"dimension_{alert.dimension}"),
         # A topic reads as its label (known from the topics section), else as words.
-        key=topics.get(alert.key) or readable_name(alert.key)
-        if alert.dimension == "topic"
-        else alert.key,
+        key=label_of(topics, alert.key) if alert.dimension == "topic" else alert.key,
         observed=fmt(alert.observed),
         baseline=fmt(alert.baseline),
     )

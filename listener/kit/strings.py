@@ -8,6 +8,7 @@ would fail deep in a query as a server error, so requests are checked at the bou
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from pydantic import AfterValidator
@@ -77,3 +78,8 @@ def readable_name(name: str) -> str:
     """A key as words for people to read: "app_website" -> "App website"."""
     words = " ".join(name.replace("_", " ").replace("-", " ").split())
     return words[:1].upper() + words[1:] if words else name
+
+
+def label_of(labels: Mapping[str, str], name: str) -> str:
+    """`name` as read from a mapping of names to labels; a name without one as words."""
+    return labels.get(name) or readable_name(name)

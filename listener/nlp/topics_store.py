@@ -285,13 +285,9 @@ def topic_label(
 
 
 async def topic_labels(session: AsyncSession, language: str | None) -> dict[str, str]:
-    """Every topic's name mapped to what a reader of `language` sees (one small query)."""
+    """Every topic's name mapped to what a reader of `language` sees (one small query; read a
+    name from it with `label_of`)."""
     rows = await session.execute(select(Topic.name, Topic.labels, Topic.description))
     return {
         name: topic_label(name, labels, description, language) for name, labels, description in rows
     }
-
-
-def label_of(labels: Mapping[str, str], name: str) -> str:
-    """`name` as read from a mapping built by `topic_labels`; a topic since removed as words."""
-    return labels.get(name) or readable_name(name)
