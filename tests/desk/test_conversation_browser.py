@@ -180,8 +180,14 @@ def test_an_outbox_answer_read_before_a_newer_one_never_replaces_it(
     answer = {"body": panel.format(1, "older")}
     # Refresh the panel and say, once htmx has handled the answer, what the panel shows.
     refresh = """() => new Promise(resolve => {
-        document.body.addEventListener("htmx:afterOnLoad", () => resolve(
-            document.querySelector("#outbox-panel p") ?.className || "unchanged"), {once: true});
+        // Only the outbox's own answer counts (live refreshes of other panels answer too).
+        const done = (event) => {
+            const path = (event.detail.pathInfo || {}).requestPath || "";
+            if (!path.endsWith("/outbox")) return;
+            document.body.removeEventListener("htmx:afterOnLoad", done);
+            resolve(document.querySelector("#outbox-panel p") ?.className || "unchanged");
+        };
+        document.body.addEventListener("htmx:afterOnLoad", done);
         setTimeout(() => resolve("no answer"), 10000);
         htmx.trigger("#outbox-panel", "refresh");
     })"""
@@ -205,7 +211,7 @@ def test_a_colleague_opening_the_mention_shows_up_within_two_seconds(
     with chromium(desk_server) as browser:
         bram = browser.page("bram", path=path)
         bram.get_by_text("Nobody else is viewing this.").wait_for()
-        bram.wait_for_function("document.body.getAttribute('data-live-state') === 'open'")
+        bram.locator("body[data-live-state='open']").wait_for(state="attached")
         browser.page("anna", path=path).locator(".post.highlight").wait_for()
         bram.get_by_text("Anna is viewing").wait_for(timeout=2_000)
 

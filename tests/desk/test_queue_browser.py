@@ -171,7 +171,7 @@ def test_a_colleagues_claim_arrives_live_and_writing_over_it_is_refused(
         bram = browser.page("bram", path="/queue")
         mention_id = _waiting_ids(anna)[-1]
         assert mention_id in _waiting_ids(bram)
-        bram.wait_for_function("document.body.dataset.liveState === 'open'")
+        bram.locator("body[data-live-state='open']").wait_for(state="attached")
         _row(bram, mention_id).locator("td.sla").click()
 
         claimed = _row(anna, mention_id).locator("[data-key=c]")

@@ -49,6 +49,7 @@
     if (id === undefined || id === null) return;
     var row = body.querySelector('[data-row="' + CSS.escape(String(id)) + '"]');
     if (!row || !window.htmx) return;
+    if (row.querySelector(".htmx-request")) return;  // the action's own answer brings the row
     var search = new URLSearchParams(window.location.search).get("q");
     var url = "/queue/row/" + encodeURIComponent(String(id)) + (search ? "?q=" + encodeURIComponent(search) : "");
     window.htmx.ajax("GET", url, { target: row, swap: "outerHTML" });
@@ -63,6 +64,13 @@
     var current = body.querySelector('tr[data-row="' + CSS.escape(key) + '"]');
     if (!current) { event.detail.shouldSwap = false; return; }
     if (current !== target) event.detail.target = current;
+    // While an action from this row is on its way, a live refresh must not replace the row: the
+    // action's answer (read after it committed) would then land in a row no longer on the page.
+    var config = event.detail.requestConfig || {};
+    if (config.verb === "get" && current.querySelector(".htmx-request")) {
+      event.detail.shouldSwap = false;
+      return;
+    }
     var found = /data-version="(\d+)"/.exec(event.detail.serverResponse || "");
     var shown = parseInt(current.getAttribute("data-version") || "0", 10);
     if (found && parseInt(found[1], 10) < shown) event.detail.shouldSwap = false;
