@@ -16,6 +16,7 @@ import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from listener import metrics
-from listener.models import Mention, NlpModel, Topic
+from listener.models import NlpModel, Topic
 from listener.nlp.corrections import latest_corrections, overlay_corrections
 from listener.nlp.taxonomy import Taxonomy
 from listener.nlp.topic_links import replace_topic_links
@@ -63,6 +64,13 @@ def language_settings(session: AsyncSession) -> LanguageSettings:
     configured = session.info.get(LANGUAGES_KEY)
     if isinstance(configured, LanguageSettings):
         return configured
+    return _default_languages()
+
+
+@cache
+def _default_languages() -> LanguageSettings:
+    # Built once: `model_construct` reads no environment, so the defaults never change, and
+    # building Settings costs about a millisecond, paid on every ingest batch otherwise.
     return LanguageSettings.from_settings(Settings.model_construct())
 
 
@@ -317,17 +325,12 @@ async def store_ingested_tags(
     tags: BatchTags,
     *,
     known: Mapping[MentionKey, tuple[int, str]],
-    new_ids: Sequence[int],
+    new: Mapping[MentionKey, int],
 ) -> None:
-    """After ingest stored its batch, link each mention to its topics."""
+    """After ingest stored its batch (`new`: the new mentions' ids by key), link each
+    mention to its topics."""
     ids: dict[MentionKey, int] = {key: known[key][0] for key in tags.columns if key in known}
-    if new_ids:
-        rows = await session.execute(
-            select(Mention.id, Mention.source_id, Mention.external_id).where(
-                Mention.id.in_(list(new_ids))
-            )
-        )
-        ids.update({(row.source_id, row.external_id): row.id for row in rows})
+    ids.update(new)
     links = {ids[key]: found for key, found in tags.links.items() if key in ids}
     updated = [ids[key] for key in tags.columns if key in known]
     await replace_topic_links(session, links, replace=updated)

@@ -476,9 +476,9 @@ async def _store_batch(
             folding.cancel()
             raise
         folded = dict(zip(pending, await folding, strict=True))
-        await _store_mentions(session, pending, known, author_ids, report, tags, folded)
+        stored = await _store_mentions(session, pending, known, author_ids, report, tags, folded)
         if tags is not None:
-            await store_ingested_tags(session, tags, known=known, new_ids=report.new_mention_ids)
+            await store_ingested_tags(session, tags, known=known, new=stored)
         # Registered reactions (priority, snooze wake-ups) see the batch in this transaction.
         await mentions_changed(
             session, new_ids=report.new_mention_ids, updated_ids=report.updated_mention_ids
@@ -571,8 +571,9 @@ async def _store_mentions(
     report: IngestReport,
     tags: BatchTags | None = None,
     folded: Mapping[tuple[int, str], str] | None = None,
-) -> None:
-    """Insert the new mentions (and their queue items) and update the changed ones."""
+) -> dict[tuple[int, str], int]:
+    """Insert the new mentions (and their queue items) and update the changed ones; the new
+    mentions' ids by key."""
     fresh: list[dict[str, Any]] = []
     changed: list[dict[str, Any]] = []
     now = utcnow()
@@ -594,29 +595,38 @@ async def _store_mentions(
         await session.execute(update(Mention), changed)
         report.updated += len(changed)
         report.updated_mention_ids += [values["id"] for values in changed]
-    if fresh:
-        rows = await _copy_new_mentions(session, fresh, now)
-        if rows is None:
-            rows = await _insert_new_mentions(session, fresh, now)
-        # A concurrent ingest may have stored some first; those count as unchanged here.
-        report.new += len(rows)
-        report.unchanged += len(fresh) - len(rows)
-        report.new_mention_ids += rows
+    if not fresh:
+        return {}
+    rows = await _copy_new_mentions(session, fresh, now)
+    if rows is None:
+        rows = await _insert_new_mentions(session, fresh, now)
+    # A concurrent ingest may have stored some first; those count as unchanged here.
+    report.new += len(rows)
+    report.unchanged += len(fresh) - len(rows)
+    report.new_mention_ids += rows.values()
+    return rows
 
 
 async def _insert_new_mentions(
     session: AsyncSession, fresh: list[dict[str, Any]], now: datetime
-) -> list[int]:
-    """INSERT … ON CONFLICT DO NOTHING the new mentions and queue their items; the new ids."""
+) -> dict[tuple[int, str], int]:
+    """INSERT … ON CONFLICT DO NOTHING the new mentions and queue their items; the new ids,
+    by key (a row a concurrent ingest stored first comes back from neither)."""
     stmt = _insert(session, Mention).on_conflict_do_nothing(
         index_elements=["source_id", "external_id"]
     )
     conn = await session.connection()  # Core: see _author_ids
-    rows = list((await conn.execute(stmt.returning(Mention.id), fresh)).scalars().all())
+    returned = await conn.execute(
+        stmt.returning(Mention.id, Mention.source_id, Mention.external_id), fresh
+    )
+    rows = {(row.source_id, row.external_id): row.id for row in returned}
     if rows:
         await conn.execute(
             _insert(session, QueueItem),
-            [{"mention_id": mid, "status_changed_at": now, "updated_at": now} for mid in rows],
+            [
+                {"mention_id": mid, "status_changed_at": now, "updated_at": now}
+                for mid in rows.values()
+            ],
         )
     return rows
 
@@ -627,8 +637,9 @@ COPY_FROM = 64
 
 async def _copy_new_mentions(
     session: AsyncSession, fresh: list[dict[str, Any]], now: datetime
-) -> list[int] | None:
-    """On PostgreSQL, COPY a large batch of new mentions and their queue items: the new ids.
+) -> dict[tuple[int, str], int] | None:
+    """On PostgreSQL, COPY a large batch of new mentions and their queue items: the new ids
+    by key.
 
     COPY is the fast path only. It cannot skip a row a concurrent ingest stored first, so any
     failure (that race, a value the database refuses) rolls back to a savepoint and returns
@@ -662,7 +673,10 @@ async def _copy_new_mentions(
             await _copy_rows(driver, QueueItem.__table__, queue_rows, dialect)
     except Exception:
         return None
-    return ids
+    return {
+        (values["source_id"], values["external_id"]): mid
+        for values, mid in zip(fresh, ids, strict=True)
+    }
 
 
 async def _copy_rows(driver: Any, table: Any, rows: list[dict[str, Any]], dialect: Any) -> None:
