@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from listener.kit.id_lists import ids_in
 from listener.models import (
     Author,
     Incident,
@@ -41,7 +42,7 @@ async def join_open_incidents(session: AsyncSession, change: MentionsChanged) ->
             .join(QueueItem, QueueItem.mention_id == Mention.id)
             .outerjoin(Author, Author.id == Mention.author_id)
             .where(
-                Mention.id.in_(list(change.new_ids)),
+                ids_in(session, Mention.id, change.new_ids),
                 Author.own_account_id.is_(None),
                 (Mention.reply_to_external_id.is_not(None))
                 | (Mention.thread_external_id.is_not(None)),

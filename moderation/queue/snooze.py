@@ -85,6 +85,15 @@ async def wake_for_authors(
     """Reopen items snoozed 'until the author writes again' whose author just did."""
     if not new_mention_ids:
         return []
+    # Most batches find nobody waiting for their author: one small read (the status index
+    # holds the few snoozed items) spares the author and identity reads below.
+    anyone_waiting = await session.execute(
+        select(QueueItem.mention_id)
+        .where(QueueItem.status == Status.SNOOZED.value, QueueItem.snooze_until_author.is_(True))
+        .limit(1)
+    )
+    if anyone_waiting.first() is None:
+        return []
     now = now or utcnow()
     new_by_author: dict[int, int] = {}
     rows = await session.execute(
