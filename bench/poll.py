@@ -2,9 +2,10 @@
 
 Run: python -m bench.poll [--sources 200] [--items 25]
 Prints mentions per second and peak memory for Luister's polls (guarded client, feed parsing,
-ingest with tagging, cursor bookkeeping; the tagger built first, as a running worker has it) and, in the same run, the time a bare httpx client takes to fetch
-the same pages: the ratio is the cost of safety and bookkeeping. Needs PostgreSQL
-(LUISTER_BENCH_DATABASE_URL, else LUISTER_TEST_DATABASE_URL, else the local server).
+ingest with tagging, cursor bookkeeping; the tagger built first, as a running worker has it)
+and, in the same run, the time a bare httpx client takes to fetch the same pages: the ratio
+is the cost of safety and bookkeeping. Needs PostgreSQL (LUISTER_BENCH_DATABASE_URL, else
+LUISTER_TEST_DATABASE_URL, else the local server).
 """
 
 from __future__ import annotations
