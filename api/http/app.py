@@ -9,6 +9,8 @@ from fastapi import APIRouter, FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.desk import install_desk
+from api.desk.render import STATIC_URL
+from api.desk.session import COOKIE as DESK_COOKIE
 from api.embedded import EmbeddedRunner
 from api.wiring import JOBS, session_factory
 from listener import __version__
@@ -129,7 +131,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     app.state.sessions = session_factory(settings, engine)
     app.state.token_key = settings.secret_bytes()
     install_error_handlers(app)
-    install_rate_limits(app)
+    install_rate_limits(app, token_cookie=DESK_COOKIE, exempt_prefixes=(f"{STATIC_URL}/",))
     app.add_middleware(RequestMetrics)  # outermost: times every answer, 429s included
     # Bulk jobs run here without Redis; with Redis they are enqueued for the workers.
     app.state.triage = TriageRunner(

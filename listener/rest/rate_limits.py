@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from fastapi import FastAPI
+from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from listener import metrics
@@ -122,15 +123,36 @@ class RedisCounter:
         await self.redis.aclose()
 
 
-def caller_key(scope: Scope) -> str:
-    """`t:<sha256 of the bearer token>` for a well-formed token, else `a:<client address>`."""
+def _token_key(token: str) -> str:
+    return "t:" + hashlib.sha256(token.encode()).hexdigest()[:32]
+
+
+def caller_key(scope: Scope, *, token_cookie: str | None = None) -> str:
+    """`t:<sha256 of the token>` for a well-formed bearer token (else one in the cookie named
+    `token_cookie`: a desk session), else `a:<client address>`.
+
+    A signed-in desk counts per session, not per address: a team behind one office address
+    must not share one allowance, and a page with its live refreshes makes many requests.
+    """
+    cookies: list[str] = []
     for name, value in scope.get("headers", ()):
-        if name.lower() == b"authorization":
+        lowered = name.lower()
+        if lowered == b"authorization":
             scheme, _, token = value.decode("latin-1").partition(" ")
             token = token.strip()
             if scheme.lower() == "bearer" and token_is_well_formed(token):
-                return "t:" + hashlib.sha256(token.encode()).hexdigest()[:32]
-            break
+                return _token_key(token)
+            return _address_key(scope)  # a bad Authorization header counts against the address
+        if lowered == b"cookie" and token_cookie is not None:
+            cookies.append(value.decode("latin-1"))  # HTTP/2 may send several
+    if cookies:
+        token = cookie_parser("; ".join(cookies)).get(token_cookie or "", "")
+        if token_is_well_formed(token):
+            return _token_key(token)
+    return _address_key(scope)
+
+
+def _address_key(scope: Scope) -> str:
     client = scope.get("client")
     host = client[0] if client else "unknown"
     try:
@@ -160,9 +182,17 @@ def make_counter(settings: Settings) -> Counter:
 class RateLimits:
     """The ASGI middleware: count the caller's request, add the headers, refuse over the limit."""
 
-    def __init__(self, app: ASGIApp, counter: Counter | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        counter: Counter | None = None,
+        token_cookie: str | None = None,
+        exempt_prefixes: tuple[str, ...] = (),
+    ) -> None:
         self.app = app
         self.counter = counter
+        self.token_cookie = token_cookie
+        self.exempt_prefixes = exempt_prefixes
 
     def _settings(self, scope: Scope) -> Settings | None:
         settings = getattr(getattr(scope.get("app"), "state", None), "settings", None)
@@ -183,11 +213,13 @@ class RateLimits:
             or settings is None
             or not settings.rate_limit_enabled
             or is_exempt(scope.get("path", ""))
+            or str(scope.get("path", "")).startswith(self.exempt_prefixes)
         ):
             await self.app(scope, receive, send)
             return
         limit, window = settings.rate_limit_requests, settings.rate_limit_window_seconds
-        hit = await self._counter(scope, settings).hit(caller_key(scope), window)
+        key = caller_key(scope, token_cookie=self.token_cookie)
+        hit = await self._counter(scope, settings).hit(key, window)
         reset = max(1, math.ceil(hit.reset_seconds))
         headers = {
             "RateLimit-Limit": str(limit),
@@ -218,9 +250,13 @@ class RateLimits:
         await self.app(scope, receive, _send)
 
 
-def install_rate_limits(app: FastAPI) -> None:
-    """Add the middleware (limits come from `app.state.settings` at request time)."""
-    app.add_middleware(RateLimits)
+def install_rate_limits(
+    app: FastAPI, *, token_cookie: str | None = None, exempt_prefixes: tuple[str, ...] = ()
+) -> None:
+    """Add the middleware (limits come from `app.state.settings` at request time); a session
+    token in the cookie `token_cookie` counts as that token, as a bearer token does, and
+    paths under `exempt_prefixes` (static files) are not counted."""
+    app.add_middleware(RateLimits, token_cookie=token_cookie, exempt_prefixes=exempt_prefixes)
 
 
 async def close_rate_limits(app: FastAPI) -> None:

@@ -1,5 +1,6 @@
 """Rate limits: the 301st request in a window is a 429 with Retry-After and RateLimit headers,
-counted per token (per address without one), shared through Redis, health and docs exempt."""
+counted per token (a desk session by its cookie; per address without one), shared through
+Redis, health, docs and the desk's static files exempt."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api.desk.session import COOKIE as DESK_COOKIE
 from api.http.app import create_app
 from listener.models import Role
 from listener.rest.rate_limits import MemoryCounter, caller_key, close_rate_limits
@@ -97,12 +99,42 @@ async def test_anonymous_requests_count_per_address(make_app: Callable[..., Fast
         assert (await second.get(ME)).status_code == 401
 
 
+async def test_a_desk_session_counts_as_its_own_caller_not_as_the_office_address(
+    make_app: Callable[..., FastAPI], make_staff: MakeStaff
+) -> None:
+    """Colleagues signed in at the desk behind one address each have their own allowance."""
+    anna, bram = await make_staff(Role.MODERATOR), await make_staff(Role.MODERATOR)
+    app = make_app(rate_limit_requests=3)
+    async with _client(app, "192.0.2.9") as office:
+        for _ in range(3):
+            await office.get("/login")
+        refused = await office.get("/login")
+        assert refused.status_code == 429  # the address has used its three
+        for person in (anna, bram):
+            office.cookies.set(DESK_COOKIE, person.token)
+            statuses = [(await office.get("/queue")).status_code for _ in range(4)]
+            assert statuses == [200, 200, 200, 429], statuses
+        office.cookies.clear()
+        # A cookie that is not a well-formed token counts against the address as before.
+        office.cookies.set(DESK_COOKIE, "lst_forged")
+        assert (await office.get("/login")).status_code == 429
+        # The desk's static files are never counted: the sign-in page still gets its styles.
+        styles = await office.get("/static/desk.css")
+        assert styles.status_code == 200
+        assert "RateLimit-Limit" not in styles.headers
+
+
 def test_caller_keys() -> None:
     assert caller_key({"headers": [], "client": ("2001:db8::1", 1)}) == "a:2001:db8::/64"
     assert caller_key({"headers": [], "client": ("::ffff:192.0.2.1", 1)}) == "a:192.0.2.1"
     assert caller_key({"headers": [], "client": None}) == "a:unknown"
     bad = [(b"authorization", b"Bearer lst_x")]
     assert caller_key({"headers": bad, "client": ("192.0.2.1", 1)}) == "a:192.0.2.1"
+    # Without the cookie's name, or with another cookie only, a desk cookie is not looked at.
+    cookie = [(b"cookie", b"theme=dark; luister_desk=lst_x")]
+    assert caller_key({"headers": cookie, "client": ("192.0.2.1", 1)}) == "a:192.0.2.1"
+    scope = {"headers": cookie, "client": ("192.0.2.1", 1)}
+    assert caller_key(scope, token_cookie="luister_desk") == "a:192.0.2.1"  # not well formed
 
 
 async def test_memory_window_restarts_after_it_ends() -> None:
