@@ -188,8 +188,15 @@ def chromium(server: DeskServer) -> Iterator[Browser]:
             executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
         )
         browser = Browser(server=server, browser=launched)
+        out, err = len(server.process.stdout), len(server.process.stderr)
         try:
             yield browser
+        except BaseException:
+            # What the shared server logged during this test (its requests with their status,
+            # any traceback) is printed, so pytest shows it beside the failure.
+            lines = server.process.stdout[out:] + server.process.stderr[err:]
+            print("desk server during this test:\n" + "".join(lines[-120:]))
+            raise
         finally:
             launched.close()
     assert not browser.outside, f"requests left 127.0.0.1: {browser.outside}"

@@ -163,6 +163,28 @@ def test_triage_ten_items_by_keyboard_alone(desk_server: DeskServer) -> None:
         assert not browser.console_errors, browser.console_errors
 
 
+def test_a_key_pressed_the_moment_a_row_is_replaced_still_acts_on_it(
+    desk_server: DeskServer,
+) -> None:
+    """htmx wires a swapped-in row's buttons only when it settles (20 ms later): a key pressed
+    in between (right after a claim's answer or a live refresh) must not be lost."""
+    with chromium(desk_server) as browser:
+        page = browser.page("anna", path="/queue")
+        mention_id = _waiting_ids(page)[-2]
+        _select(page, mention_id)
+        # The row is replaced as an answer would replace it, and e pressed in the same moment.
+        page.evaluate(
+            """id => {
+                const row = document.querySelector(`tr[data-row="${id}"]`);
+                htmx.swap(row, row.outerHTML, {swapStyle: "outerHTML", settleDelay: 20});
+                document.dispatchEvent(new KeyboardEvent("keydown", {key: "e", bubbles: true}));
+            }""",
+            mention_id,
+        )
+        _wait_for_status(page, mention_id, "resolved")
+        assert _statuses(desk_server, [mention_id])[mention_id] == "resolved"
+
+
 def test_a_colleagues_claim_arrives_live_and_writing_over_it_is_refused(
     desk_server: DeskServer,
 ) -> None:

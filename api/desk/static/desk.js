@@ -95,7 +95,14 @@
   }
   function selectedRow() {
     var container = list();
-    return container ? container.querySelector('[data-row][aria-selected="true"]') : null;
+    if (!container) return null;
+    var row = container.querySelector('[data-row][aria-selected="true"]');
+    // A row htmx has just replaced (an action's answer, a live refresh) is unmarked until the
+    // swap's handlers select it again; the remembered key still names it.
+    if (!row && Desk.selectedKey) {
+      row = container.querySelector('[data-row="' + CSS.escape(Desk.selectedKey) + '"]');
+    }
+    return row;
   }
 
   Desk.select = function (row, focus) {
@@ -134,15 +141,23 @@
   function press(key) {
     var selector = '[data-key="' + (key === '"' ? '\\"' : key) + '"]';
     var row = selectedRow();
+    var container = list();
     var candidates = [];
     if (row) candidates = candidates.concat(Array.prototype.slice.call(row.querySelectorAll(selector)));
     candidates = candidates.concat(Array.prototype.slice.call(document.querySelectorAll(selector)));
     for (var i = 0; i < candidates.length; i++) {
       var element = candidates[i];
+      // A row's own controls answer only for that row: a key never acts on another row.
+      var owner = container ? element.closest("[data-row]") : null;
+      if (owner && owner !== row && container.contains(owner)) continue;
       if (element.disabled || element.getAttribute("aria-disabled") === "true") continue;
       if (!visible(element) && !element.hasAttribute("data-key-hidden")) continue;
-      if (editable(element)) element.focus();
-      else element.click();
+      if (editable(element)) { element.focus(); return true; }
+      // htmx wires the controls of swapped-in content only when it settles (20 ms later); a key
+      // pressed in between would click a button with no request behind it. process() wires it
+      // now (htmx skips an element it has wired already).
+      if (window.htmx) window.htmx.process(element);
+      element.click();
       return true;
     }
     return false;
