@@ -153,9 +153,10 @@
       if (element.disabled || element.getAttribute("aria-disabled") === "true") continue;
       if (!visible(element) && !element.hasAttribute("data-key-hidden")) continue;
       if (editable(element)) { element.focus(); return true; }
-      // htmx wires the controls of swapped-in content only when it settles (20 ms later); a key
-      // pressed in between would click a button with no request behind it. process() wires it
-      // now (htmx skips an element it has wired already).
+      // htmx wires the controls of swapped-in content only when it settles (after the swap's
+      // settle delay: 20 ms by default, 0 in base.html); a key pressed in between would click a
+      // button with no request behind it. process() wires it now (htmx skips an element it has
+      // wired already).
       if (window.htmx) window.htmx.process(element);
       element.click();
       return true;
