@@ -23,6 +23,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from api.wiring import JOBS, session_factory
 from listener.db import engine_from_settings
 from listener.jobs import JobContext, JobList
+from listener.kit.heap import freeze_startup_heap
 from listener.kit.http import make_client
 from listener.metrics import serve_worker_metrics
 from listener.nlp.store import warm_up_tagger
@@ -66,9 +67,16 @@ class LuisterWorker(Worker):
             await asyncio.sleep(POLL_PAUSE_SECONDS)
 
 
+#: Set in the context of a `luister worker` process: freeze the heap once started up.
+FREEZE_HEAP = "freeze_heap"
+
+
 def run_worker(settings_class: type) -> None:
     """Run the worker built from `worker_settings` until it is told to stop."""
-    LuisterWorker(**get_kwargs(settings_class)).run()  # type: ignore[arg-type]
+    kwargs: dict[str, Any] = dict(get_kwargs(settings_class))
+    # This process lives on: once started, its heap is frozen (listener/kit/heap.py).
+    kwargs["ctx"] = {**(kwargs.get("ctx") or {}), FREEZE_HEAP: True}
+    LuisterWorker(**kwargs).run()
 
 
 def _dumps(value: Any) -> bytes:
@@ -90,6 +98,8 @@ async def startup(ctx: JobContext) -> None:
     # Build the NLP pipelines now rather than inside the first poll's ingest.
     async with ctx["sessions"]() as session:
         await warm_up_tagger(session)
+    if ctx.get(FREEZE_HEAP):
+        freeze_startup_heap()
 
 
 async def shutdown(ctx: JobContext) -> None:

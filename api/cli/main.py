@@ -109,6 +109,7 @@ def _serve(settings: Settings) -> None:
     # was there before it: make that one a clean exit, so a stopped service exits 0.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     app = create_app(settings)
+    app.state.freeze_heap_after_startup = True  # this process lives on: see listener/kit/heap.py
     config = uvicorn.Config(
         app,
         host=settings.host,

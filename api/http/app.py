@@ -18,6 +18,7 @@ from listener.accounts import endpoints as accounts
 from listener.alerts import endpoints as alerts
 from listener.db import engine_from_settings
 from listener.digest import endpoints as digest
+from listener.kit.heap import freeze_startup_heap
 from listener.kit.http import make_client
 from listener.nlp import endpoints as nlp
 from listener.rest import health
@@ -107,6 +108,8 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
             )
             app.state.runner = runner
             runner.start()
+        if getattr(app.state, "freeze_heap_after_startup", False):
+            freeze_startup_heap()  # `luister serve` only (listener/kit/heap.py)
         yield
         await app.state.triage.stop()
         if runner is not None:
