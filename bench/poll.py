@@ -4,8 +4,9 @@ Run: python -m bench.poll [--sources 200] [--items 25]
 Prints mentions per second and peak memory for Luister's polls (guarded client, feed parsing,
 ingest with tagging, cursor bookkeeping; the tagger built first, as a running worker has it)
 and, in the same run, the time a bare httpx client takes to fetch the same pages: the ratio
-is the cost of safety and bookkeeping. Needs PostgreSQL (LUISTER_BENCH_DATABASE_URL, else
-LUISTER_TEST_DATABASE_URL, else the local server).
+is the cost of safety and bookkeeping. Then the same polls on 200 more sources with every
+reaction a user's worker runs (priority, events, follow-ups...), printed beside it. Needs
+PostgreSQL (LUISTER_BENCH_DATABASE_URL, else LUISTER_TEST_DATABASE_URL, else the local server).
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ import os
 import resource
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlalchemy import make_url, text
 
+from api.wiring import session_factory
 from bench.ingest import DEFAULT_URL
 from connectors import feeds
 from listener import migrate
@@ -111,28 +114,34 @@ async def main() -> None:
     sessions = make_sessionmaker(engine)
 
     with LoopbackServer("127.0.0.1") as server:
-        urls = []
-        for n in range(args.sources):
-            path = f"/feed/{n}.xml"
-            server.route(
-                path,
-                Reply(body=feed(n, args.items), headers={"Content-Type": "application/rss+xml"}),
-            )
-            urls.append(server.url(path))
-        async with sessions() as session, session.begin():
-            ids = [
-                (
-                    await service.create_source(
-                        session,
-                        kind="rss",
-                        name=f"feed-{n}",
-                        config={"url": u},
-                        key=settings.secret_bytes(),
-                    )
-                ).id
-                for n, u in enumerate(urls)
-            ]
 
+        async def make_sources(first: int) -> tuple[list[str], list[int]]:
+            """Feeds `first`.. on the server, each a source; their URLs and source ids."""
+            urls = []
+            for n in range(first, first + args.sources):
+                path = f"/feed/{n}.xml"
+                body = feed(n, args.items)
+                server.route(
+                    path, Reply(body=body, headers={"Content-Type": "application/rss+xml"})
+                )
+                urls.append(server.url(path))
+            async with sessions() as session, session.begin():
+                ids = [
+                    (
+                        await service.create_source(
+                            session,
+                            kind="rss",
+                            name=f"feed-{first + n}",
+                            config={"url": u},
+                            key=settings.secret_bytes(),
+                        )
+                    ).id
+                    for n, u in enumerate(urls)
+                ]
+            return urls, ids
+
+        urls, ids = await make_sources(0)
+        _, wired_ids = await make_sources(args.sources)
         # A running worker has built its pipelines and, once any text came without a language
         # (as RSS items do), the language detector: the polls are timed in that steady state.
         async with sessions() as session:
@@ -142,17 +151,23 @@ async def main() -> None:
         limit = asyncio.Semaphore(settings.poll_concurrency)
         async with make_client(settings) as client:
 
-            async def poll(source_id: int) -> int:
-                async with limit:
-                    outcome = await poll_source(
-                        sessions, source_id=source_id, settings=settings, client=client
-                    )
-                    assert outcome.ok and outcome.report is not None, outcome
-                    return outcome.report.new
+            async def poll_all(factory: Any, source_ids: list[int]) -> tuple[int, float]:
+                async def poll(source_id: int) -> int:
+                    async with limit:
+                        outcome = await poll_source(
+                            factory, source_id=source_id, settings=settings, client=client
+                        )
+                        assert outcome.ok and outcome.report is not None, outcome
+                        return outcome.report.new
 
-            started = time.perf_counter()
-            stored = sum(await asyncio.gather(*(poll(i) for i in ids)))
-            ours_s = time.perf_counter() - started
+                started = time.perf_counter()
+                stored = sum(await asyncio.gather(*(poll(i) for i in source_ids)))
+                return stored, time.perf_counter() - started
+
+            stored, ours_s = await poll_all(sessions, ids)
+            # What a user's worker runs: the same polls, with every reaction to stored mentions
+            # (priority, events, follow-ups, own voice, incidents, ...), on the other sources.
+            wired_stored, wired_s = await poll_all(session_factory(settings, engine), wired_ids)
     await engine.dispose()
 
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -169,6 +184,11 @@ async def main() -> None:
     )
     print(f"bare httpx fetch  : {stored / bare_s:9,.0f} mentions/s-equivalent ({bare_s:.2f} s)")
     print(f"ratio luister / bare fetch rate: {bare_s / ours_s:.3f}")
+    print(
+        f"luister poll with every reaction users run: {wired_stored / wired_s:,.0f} mentions/s "
+        f"({wired_s:.2f} s), {bare_s / wired_s:.3f}x the bare fetch rate (not the target: the "
+        "bare fetch stores nothing)"
+    )
     print(
         f"parse+normalize CPU for the {args.sources} feeds: fast reader {fast_s * 1000:.0f} ms, "
         f"feedparser {feedparser_s * 1000:.0f} ms (fast reader {feedparser_s / fast_s:.2f}x faster)"
