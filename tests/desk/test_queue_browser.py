@@ -166,18 +166,21 @@ def test_triage_ten_items_by_keyboard_alone(desk_server: DeskServer) -> None:
 def test_a_key_pressed_the_moment_a_row_is_replaced_still_acts_on_it(
     desk_server: DeskServer,
 ) -> None:
-    """htmx wires a swapped-in row's buttons only when it settles (20 ms later): a key pressed
-    in between (right after a claim's answer or a live refresh) must not be lost."""
+    """htmx wires a swapped-in row's buttons only when it settles (20 ms later by default): a
+    key pressed right after a claim's answer or a live refresh must not be lost."""
     with chromium(desk_server) as browser:
         page = browser.page("anna", path="/queue")
         mention_id = _waiting_ids(page)[-2]
         _select(page, mention_id)
-        # The row is replaced as an answer would replace it, and e pressed in the same moment.
+        # The row is replaced as an answer replaces it (with the desk's settle delay), and e
+        # arrives as the very next event, as a keypress right after the swap would.
         page.evaluate(
             """id => {
                 const row = document.querySelector(`tr[data-row="${id}"]`);
-                htmx.swap(row, row.outerHTML, {swapStyle: "outerHTML", settleDelay: 20});
-                document.dispatchEvent(new KeyboardEvent("keydown", {key: "e", bubbles: true}));
+                const delay = htmx.config.defaultSettleDelay;
+                htmx.swap(row, row.outerHTML, {swapStyle: "outerHTML", settleDelay: delay});
+                setTimeout(() => document.dispatchEvent(
+                    new KeyboardEvent("keydown", {key: "e", bubbles: true})), 0);
             }""",
             mention_id,
         )

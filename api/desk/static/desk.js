@@ -95,14 +95,7 @@
   }
   function selectedRow() {
     var container = list();
-    if (!container) return null;
-    var row = container.querySelector('[data-row][aria-selected="true"]');
-    // A row htmx has just replaced (an action's answer, a live refresh) is unmarked until the
-    // swap's handlers select it again; the remembered key still names it.
-    if (!row && Desk.selectedKey) {
-      row = container.querySelector('[data-row="' + CSS.escape(Desk.selectedKey) + '"]');
-    }
-    return row;
+    return container ? container.querySelector('[data-row][aria-selected="true"]') : null;
   }
 
   Desk.select = function (row, focus) {
@@ -152,13 +145,8 @@
       if (owner && owner !== row && container.contains(owner)) continue;
       if (element.disabled || element.getAttribute("aria-disabled") === "true") continue;
       if (!visible(element) && !element.hasAttribute("data-key-hidden")) continue;
-      if (editable(element)) { element.focus(); return true; }
-      // htmx wires the controls of swapped-in content only when it settles (after the swap's
-      // settle delay: 20 ms by default, 0 in base.html); a key pressed in between would click a
-      // button with no request behind it. process() wires it now (htmx skips an element it has
-      // wired already).
-      if (window.htmx) window.htmx.process(element);
-      element.click();
+      if (editable(element)) element.focus();
+      else element.click();
       return true;
     }
     return false;
