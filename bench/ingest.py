@@ -1,6 +1,6 @@
 """Ingest throughput: `ingest_mentions` against a plain bulk INSERT of the same rows.
 
-Run: python -m bench.ingest [--count 100000] [--batch 1000] [--no-tag]
+Run: python -m bench.ingest [--count 100000] [--batch 1000] [--no-tag] [--search-index rum]
 Each run starts on an emptied database. Storage alone (a session factory without reactions):
 the ingest tagging every mention (language, sentiment, intents, topics), the same untagged,
 and a re-ingest of the same items. Then what users get: the wired session factory
@@ -37,6 +37,7 @@ from listener.models import Author, Base, Mention, QueueItem, Source
 from listener.reactions import SESSION_KEY, MentionsChanged, MentionsHook, Reactions
 from listener.settings import Settings
 from listener.sources.ingest import _mention_values, ingest_mentions
+from moderation.queue import search
 
 DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 TARGET_TAGGED = 0.5  # issue 16: ingest with tagging >= 0.5x a plain bulk INSERT
@@ -205,11 +206,29 @@ async def run_plain_insert(engine: AsyncEngine, items: list[MentionIn], batch: i
     return time.perf_counter() - started
 
 
+def search_index_option(parser: argparse.ArgumentParser) -> None:
+    """--search-index: the full-text index the bench runs with (`luister db search-index`)."""
+    parser.add_argument(
+        "--search-index",
+        choices=search.INDEX_KINDS,
+        default="gin",
+        help="PostgreSQL's full-text index: gin (the default) or rum (needs the rum extension)",
+    )
+
+
+async def use_search_index(engine: AsyncEngine, kind: str) -> None:
+    """Switch the bench database's full-text index to `kind` and say which one runs."""
+    async with make_sessionmaker(engine)() as session, session.begin():
+        await search.use_index(session, kind)
+    print(f"full-text index: {kind}")
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--count", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--no-tag", action="store_true", help="Only measure ingest untagged")
+    search_index_option(parser)
     args = parser.parse_args()
 
     admin_url = (
@@ -220,6 +239,7 @@ async def main() -> None:
     url = await _fresh_database(admin_url)
     await asyncio.to_thread(migrate.upgrade, url)
     engine = make_engine(url)
+    await use_search_index(engine, args.search_index)
     settings = Settings(database_url=url, secret_key=SECRET, run_jobs=False)
     wired = session_factory(settings, engine)
     spent = time_reactions(wired)

@@ -1,12 +1,13 @@
 """Queue latency at scale: 1,000,000 mentions in PostgreSQL, measured through the real API.
 
-Run: python -m bench.queue [--rows 1000000] [--requests 200] [--reuse]
+Run: python -m bench.queue [--rows 1000000] [--requests 200] [--reuse] [--search-index rum]
 Builds the rows with set-based SQL (generate_series INSERT ... SELECT, secondary indexes
 dropped during the load and rebuilt after, as a bulk load should), starts `luister serve` on
 127.0.0.1 and times, over the same sequence of requests:
   - the first page of a filtered, priority-sorted queue, with each item's score explanation;
   - a full-text search: the first page of newest matches (the default), and ranked by
-    relevance (which must rank every match, so common words cost more);
+    relevance (with the default GIN index every match is ranked, so common words cost more;
+    `--search-index rum` switches to a RUM index, which hands out matches best first);
   - GET /api/v1/me, the floor: authentication and one round trip, nothing else.
 Prints median and p99 for each, as ratios to the floor's median and p99. Uses
 LUISTER_BENCH_DATABASE_URL, else LUISTER_TEST_DATABASE_URL, else the local server; it works in
@@ -40,6 +41,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bench.ingest import search_index_option, use_search_index
 from listener import migrate
 from listener.accounts.service import create_token, create_user
 from listener.db import make_engine, make_sessionmaker
@@ -317,6 +319,7 @@ async def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--reuse", action="store_true", help="Keep a build of the same size")
+    search_index_option(parser)
     args = parser.parse_args()
     admin_url = (
         os.environ.get("LUISTER_BENCH_DATABASE_URL")
@@ -336,6 +339,7 @@ async def main() -> None:
             engine = make_engine(url)
         seconds = await build(engine, args.rows)
         print(f"built {args.rows:,} mentions with queue items in {seconds:.1f} s")
+    await use_search_index(engine, args.search_index)
     async with engine.connect() as conn:
         matches = {
             q: (

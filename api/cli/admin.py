@@ -21,6 +21,7 @@ from listener.accounts.service import (
     revoke_token,
 )
 from listener.models import ApiToken, Role, Scope, User, utcnow
+from moderation.queue import search
 
 config_app = typer.Typer(help="Show the effective configuration.", no_args_is_help=True)
 db_app = typer.Typer(help="Create and migrate the database schema.", no_args_is_help=True)
@@ -63,6 +64,47 @@ def db_downgrade(
 def db_current() -> None:
     """Show the revision the database is at."""
     migrate.current(load_settings().database_url)
+
+
+@db_app.command("search-index")
+def db_search_index(
+    kind: Annotated[
+        str | None,
+        typer.Argument(help="gin (the default: cheap to write) or rum (ranks in the index)"),
+    ] = None,
+) -> None:
+    """Show or switch PostgreSQL's full-text index: gin, or rum for fast relevance search.
+
+    RUM (the rum extension) hands out matches best first, so sort=relevance reads only its page,
+    but every stored mention takes longer to index (docs/OPERATIONS.md). Writes to mentions
+    wait while the index builds; restart `luister serve` afterwards.
+    """
+
+    async def _work(session: AsyncSession) -> tuple[str | None, bool, bool]:
+        if session.get_bind().dialect.name != "postgresql":
+            return "fts5", False, False
+        changed = await search.use_index(session, kind) if kind else False
+        return await search.index_kind(session), await search.rum_available(session), changed
+
+    if kind:
+        err.print(f"building the {kind} search index (writes to mentions wait meanwhile)…")
+    try:
+        current, available, changed = run(in_session(_work))
+    except search.SearchIndexError as exc:
+        fail(str(exc))
+    if kind and current == "fts5":
+        fail("SQLite searches with FTS5: there is no index to choose")
+    print(current)
+    if current == "fts5":
+        err.print("SQLite: full-text search with FTS5; there is no index to choose")
+        return
+    err.print(f"rum extension on this server: {'available' if available else 'not available'}")
+    if kind:
+        err.print(
+            f"search index is now {current}; restart `luister serve` and the workers"
+            if changed
+            else f"search index was already {current}"
+        )
 
 
 def _read_password(password_stdin: bool) -> str:

@@ -228,8 +228,14 @@ async def list_mentions(
     if sort == "relevance":
         if not filters.search:
             raise InvalidRequest("sort: relevance needs a search")
-        rank = search.relevance(dialect, filters.search)
         offset = decode_cursor(sort, cursor)[0] if cursor else 0
+        if await search.ranks_in_index(session):
+            # The index hands out matches best first: only the page's rows are read. Ties keep
+            # the index's order, which is the same on every page; an id as a second key would
+            # make PostgreSQL sort every match instead.
+            stmt = stmt.where(*where).order_by(search.distance(filters.search)).offset(offset)
+            return await _page(session, stmt, sort=sort, limit=limit, offset=offset)
+        rank = search.relevance(dialect, filters.search)
         # Every match is ranked on its id and vector alone; only the page is then read whole.
         ranked = (
             select(Mention.id.label("id"), rank.label("rank"))
@@ -250,6 +256,18 @@ async def list_mentions(
         if cursor:
             where.append(_after(columns, decode_cursor(sort, cursor)))
         stmt = stmt.where(*where).order_by(*(c.desc() for c in columns))
+    return await _page(session, stmt, sort=sort, limit=limit, offset=offset)
+
+
+async def _page(
+    session: AsyncSession,
+    stmt: Select[Mention, QueueItem, Author, str],
+    *,
+    sort: SortOrder,
+    limit: int,
+    offset: int,
+) -> tuple[list[QueueRow], str | None]:
+    """Run a page's statement: its rows with their tags, and the cursor for the next page."""
     result = await session.execute(stmt.limit(limit + 1))
     rows = [QueueRow(m, q, a, name) for m, q, a, name in result.all()]
     tags = await tags_for(session, mention_ids=[r.mention.id for r in rows[:limit]])

@@ -4,7 +4,10 @@ PostgreSQL: each mention's text is kept as a tsvector in its own language's conf
 (english, dutch, else simple) in the generated column `search_vector`, GIN-indexed (migration
 29a56f26c141). A query is parsed by `websearch_to_tsquery` (quotes, OR, -word) in all three
 configurations and OR-ed, so the comparison value is one constant the index can answer, and
-ranking reads the stored vectors instead of parsing every matching text again.
+ranking reads the stored vectors instead of parsing every matching text again. With the `rum`
+extension the index can be a RUM index instead (`luister db search-index rum`, `use_index`): it
+answers the same matches and hands them out best first, so a relevance page reads only its own
+rows, but every stored mention costs more to index (docs/OPERATIONS.md has the figures).
 
 SQLite: an FTS5 table with the words as written and their Dutch and English Snowball stems
 (the stemmers PostgreSQL's configs use), kept in sync by triggers (migration b8e2d4f6a1c3). The
@@ -15,13 +18,18 @@ in either language (every word quoted, so user input is never syntax).
 from __future__ import annotations
 
 import re
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import ColumnElement, bindparam, false, literal_column, select, table
+from sqlalchemy import ColumnElement, Engine, Float, bindparam, false, literal_column, select, table
+from sqlalchemy import text as sql
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import column
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.elements import ColumnElement as Expr
 from sqlalchemy.sql.functions import func
 
+from listener.errors import LuisterError
 from listener.kit.stems import STEMMED_LANGUAGES, stems
 from listener.models import Mention
 
@@ -122,3 +130,88 @@ def relevance(dialect: str, text: str) -> ColumnElement[float]:
         .scalar_subquery()
     )
     return -rank
+
+
+# Per engine: whether its search index is RUM. The index's kind changes only by `use_index`
+# (`luister db search-index`), so it is looked up once per process and database: a running
+# server keeps ranking the way it began until it restarts, correctly either way.
+_RANKS_IN_INDEX: WeakKeyDictionary[Engine, bool] = WeakKeyDictionary()
+_INDEX_KIND = sql(
+    "SELECT am.amname FROM pg_class c JOIN pg_am am ON am.oid = c.relam "
+    "WHERE c.oid = to_regclass('ix_mentions_search')"
+)
+_RUM_AVAILABLE = sql("SELECT 1 FROM pg_available_extensions WHERE name = 'rum'")
+INDEX_KINDS = ("gin", "rum")
+_INDEX = "ix_mentions_search"
+_INDEX_DEFINITIONS = {
+    "gin": f"CREATE INDEX {_INDEX} ON mentions USING gin (search_vector)",
+    "rum": f"CREATE INDEX {_INDEX} ON mentions USING rum (search_vector rum_tsvector_ops)",
+}
+
+
+class SearchIndexError(LuisterError):
+    """The search index cannot be switched as asked."""
+
+    title = "Search index unchanged"
+
+
+async def index_kind(session: AsyncSession) -> str | None:
+    """The PostgreSQL search index's access method (gin or rum), None when there is none."""
+    kind = (await session.execute(_INDEX_KIND)).scalar()
+    return str(kind) if kind is not None else None
+
+
+async def rum_available(session: AsyncSession) -> bool:
+    """Whether the PostgreSQL server offers the rum extension (installed or not)."""
+    return (await session.execute(_RUM_AVAILABLE)).first() is not None
+
+
+async def ranks_in_index(session: AsyncSession) -> bool:
+    """Whether the search index returns matches in rank order (PostgreSQL's RUM index)."""
+    bind = session.get_bind()
+    if bind.dialect.name != "postgresql":
+        return False
+    engine = bind.engine
+    known = _RANKS_IN_INDEX.get(engine)
+    if known is None:
+        known = await index_kind(session) == "rum"
+        _RANKS_IN_INDEX[engine] = known
+    return known
+
+
+async def use_index(session: AsyncSession, kind: str) -> bool:
+    """Rebuild PostgreSQL's search index as `kind` (gin or rum) in the session's transaction;
+    False when it already is one. Writes to mentions wait while it builds; reads go on."""
+    if session.get_bind().dialect.name != "postgresql":
+        raise SearchIndexError("SQLite searches with FTS5: there is no index to choose")
+    if kind not in INDEX_KINDS:
+        raise SearchIndexError(f"kind: {kind!r} is not one of {', '.join(INDEX_KINDS)}")
+    if await index_kind(session) == kind:
+        return False
+    if kind == "rum":
+        if not await rum_available(session):
+            raise SearchIndexError(
+                "this PostgreSQL server has no rum extension: install it on the database "
+                "server (Debian and Ubuntu: the postgresql-<major version>-rum package)"
+            )
+        try:
+            async with session.begin_nested():
+                await session.execute(sql("CREATE EXTENSION IF NOT EXISTS rum"))
+        except DBAPIError as error:
+            raise SearchIndexError(
+                f"could not create the rum extension ({error.orig}): a superuser can run "
+                "CREATE EXTENSION rum in this database, then try again"
+            ) from error
+    # Built under another name first: building takes a lock that lets reads go on, and the
+    # swap, whose lock stops reads too, then takes a moment.
+    await session.execute(sql("DROP INDEX IF EXISTS ix_mentions_search_next"))
+    await session.execute(sql(_INDEX_DEFINITIONS[kind].replace(_INDEX, f"{_INDEX}_next", 1)))
+    await session.execute(sql(f"DROP INDEX IF EXISTS {_INDEX}"))
+    await session.execute(sql(f"ALTER INDEX {_INDEX}_next RENAME TO {_INDEX}"))
+    return True
+
+
+def distance(text: str) -> ColumnElement[float]:
+    """How far a mention is from the search, smaller for better matches (RUM's `<=>`, which
+    the index answers in order; only with `match_condition` and `ranks_in_index`)."""
+    return literal_column(PG_VECTOR).op("<=>", return_type=Float)(_pg_query(text))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import httpx
 import pytest
 from sqlalchemy import delete, text, update
@@ -125,3 +128,123 @@ async def test_a_dutch_plural_finds_its_singular_on_both_databases(
 
     assert sorted(await _search(client, reader, "storingen")) == sorted(ids[:2])
     assert sorted(await _search(client, reader, "storing")) == sorted(ids[:2])
+
+
+async def _relevance_pages(client: httpx.AsyncClient, staff: Staff, q: str) -> list[list[int]]:
+    """Every page of a relevance search, two mentions a page, following the cursors."""
+    pages: list[list[int]] = []
+    params = {"q": q, "sort": "relevance", "limit": "2"}
+    while True:
+        page = await client.get("/api/v1/search", params=params, headers=staff.headers)
+        assert page.status_code == 200, page.text
+        pages.append([m["id"] for m in page.json()["items"]])
+        if not page.json()["next_cursor"]:
+            return pages
+        params["cursor"] = page.json()["next_cursor"]
+
+
+async def _assert_relevance_ranks_and_pages(
+    client: httpx.AsyncClient, reader: Staff, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    items = [
+        mention(21, text="I asked about a refund weeks ago and have heard nothing since then"),
+        mention(22, text="Refund, refund, refund! Where is my refund?"),
+        # Five equal matches: ties must still page without repeats or gaps.
+        *(mention(30 + i, text=f"refund please {'x' * i}") for i in range(5)),
+        mention(40, text="Nothing to see here"),
+    ]
+    async with sessions() as session, session.begin():
+        ids = (await ingest_mentions(session, items)).new_mention_ids
+    pages = await _relevance_pages(client, reader, "refund")
+    found = [i for page in pages for i in page]
+    # The mention that is all about refunds comes first; every match exactly once.
+    assert found[0] == ids[1]
+    assert sorted(found) == sorted(ids[:7])
+    assert [len(page) for page in pages] == [2, 2, 2, 1]
+
+
+async def test_relevance_puts_the_best_match_first_and_pages_through_every_match(
+    client: httpx.AsyncClient, reader: Staff, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    await _assert_relevance_ranks_and_pages(client, reader, sessions)
+
+
+async def _rum_available(engine: AsyncEngine) -> bool:
+    async with engine.connect() as conn:
+        found = await conn.execute(text("SELECT 1 FROM pg_available_extensions WHERE name = 'rum'"))
+        return found.first() is not None
+
+
+@pytest.mark.backend("postgresql")  # RUM is a PostgreSQL extension
+async def test_relevance_ranked_inside_a_rum_index_pages_the_same_way(
+    client: httpx.AsyncClient,
+    reader: Staff,
+    engine: AsyncEngine,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    from moderation.queue.search import SearchIndexError, index_kind, ranks_in_index, use_index
+
+    if not await _rum_available(engine):
+        assert os.environ.get("CI") != "true", "CI's PostgreSQL has rum (.ci/run installs it)"
+        async with sessions() as session, session.begin():
+            with pytest.raises(SearchIndexError, match="postgresql-<major version>-rum"):
+                await use_index(session, "rum")
+        return
+    async with sessions() as session, session.begin():
+        assert await use_index(session, "rum") is True
+    try:
+        async with sessions() as session:
+            assert await index_kind(session) == "rum"
+            assert await ranks_in_index(session) is True
+        await _assert_relevance_ranks_and_pages(client, reader, sessions)
+        # The other searches are answered from the same index.
+        assert await _search(client, reader, "refund -please") != []
+        assert await _search(client, reader, '"where is my refund"') != []
+    finally:
+        async with sessions() as session, session.begin():
+            await use_index(session, "gin")
+    async with sessions() as session:
+        assert await index_kind(session) == "gin"
+
+
+def test_db_search_index_shows_and_switches_the_index(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from api.cli.main import app
+    from listener.settings import get_settings
+
+    monkeypatch.setenv("LUISTER_DATABASE_URL", database_url)
+    monkeypatch.setenv("LUISTER_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    runner = CliRunner()
+    try:
+        shown = runner.invoke(app, ["db", "search-index"])
+        assert shown.exit_code == 0, shown.output
+        if database_url.startswith("sqlite"):
+            assert shown.stdout.strip() == "fts5"
+            refused = runner.invoke(app, ["db", "search-index", "rum"])
+            assert refused.exit_code == 2
+            assert "SQLite searches with FTS5" in refused.output
+            return
+        assert shown.stdout.strip() == "gin"
+        wrong = runner.invoke(app, ["db", "search-index", "btree"])
+        assert wrong.exit_code == 2
+        assert "'btree' is not one of gin, rum" in wrong.output
+        if "rum extension on this server: available" not in shown.output:
+            assert os.environ.get("CI") != "true", "CI's PostgreSQL has rum (.ci/run installs it)"
+            return
+        try:
+            switched = runner.invoke(app, ["db", "search-index", "rum"])
+            assert switched.exit_code == 0, switched.output
+            assert switched.stdout.strip() == "rum"
+            assert "search index is now rum; restart" in switched.output
+            again = runner.invoke(app, ["db", "search-index", "rum"])
+            assert "search index was already rum" in again.output
+        finally:
+            back = runner.invoke(app, ["db", "search-index", "gin"])
+        assert back.exit_code == 0, back.output
+        assert back.stdout.strip() == "gin"
+    finally:
+        get_settings.cache_clear()

@@ -39,8 +39,9 @@ async def search_mentions(
     sort: Annotated[
         Literal["newest", "relevance", "priority"],
         Query(
-            description="newest: a stream of the latest matches (fast at any size); relevance "
-            "ranks every match, so very common words take longer"
+            description="newest: a stream of the latest matches (fast at any size); relevance: "
+            "best matches first (with PostgreSQL's default GIN index every match is ranked, so "
+            "very common words take longer; `luister db search-index rum` ranks in the index)"
         ),
     ] = "newest",
     limit: Annotated[int | None, Query(ge=1)] = None,
