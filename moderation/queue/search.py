@@ -20,7 +20,19 @@ from __future__ import annotations
 import re
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import ColumnElement, Engine, Float, bindparam, false, literal_column, select, table
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    Float,
+    and_,
+    bindparam,
+    case,
+    false,
+    literal_column,
+    or_,
+    select,
+    table,
+)
 from sqlalchemy import text as sql
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -88,21 +100,28 @@ def fts5_query(text: str) -> str | None:
     return " OR ".join(parts) if parts else None
 
 
-def _pg_query(text: str) -> Expr[object]:
+def pg_query(text: str) -> Expr[object]:
+    """The search as one tsquery: parsed in each configuration, each distinct parse OR-ed once."""
     param: BindParameter[str] = bindparam("search_q", text)
-    queries = [
+    en, nl, simple = (
         func.websearch_to_tsquery(literal_column(f"'{c}'::regconfig"), param) for c in PG_CONFIGS
-    ]
-    combined: Expr[object] = queries[0]
-    for query in queries[1:]:
-        combined = combined.op("||")(query)
-    return combined
+    )
+    # The configurations often parse a search alike (names, "refund", "storing"), and each copy
+    # in the OR is matched and ranked again: every distinct query goes in once. One sub-select,
+    # so the query is made once per statement, not once per row that is ranked.
+    distinct = case(
+        (and_(en == nl, nl == simple), en),
+        (en == nl, en.op("||")(simple)),
+        (or_(nl == simple, en == simple), en.op("||")(nl)),
+        else_=en.op("||")(nl).op("||")(simple),
+    )
+    return select(distinct).scalar_subquery()
 
 
 def match_condition(dialect: str, text: str) -> ColumnElement[bool]:
     """A WHERE clause: the mention's text matches the search."""
     if dialect == "postgresql":
-        return literal_column(PG_VECTOR).op("@@")(_pg_query(text))
+        return literal_column(PG_VECTOR).op("@@")(pg_query(text))
     query = fts5_query(text)
     if query is None:
         return false()
@@ -118,7 +137,7 @@ def relevance(dialect: str, text: str) -> ColumnElement[float]:
         # ts_rank (word frequency, weighted) rather than ts_rank_cd (cover density): on 59,627
         # matches of a million mentions ranking took 465 ms with cover density and 175 ms
         # with ts_rank, of which 162 ms is reading the matching rows at all.
-        return func.ts_rank(literal_column(PG_VECTOR), _pg_query(text))
+        return func.ts_rank(literal_column(PG_VECTOR), pg_query(text))
     query = fts5_query(text) or '""'
     # FTS5's rank is bm25, where more negative is better.
     rank = (
@@ -214,4 +233,4 @@ async def use_index(session: AsyncSession, kind: str) -> bool:
 def distance(text: str) -> ColumnElement[float]:
     """How far a mention is from the search, smaller for better matches (RUM's `<=>`, which
     the index answers in order; only with `match_condition` and `ranks_in_index`)."""
-    return literal_column(PG_VECTOR).op("<=>", return_type=Float)(_pg_query(text))
+    return literal_column(PG_VECTOR).op("<=>", return_type=Float)(pg_query(text))

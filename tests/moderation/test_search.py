@@ -248,3 +248,27 @@ def test_db_search_index_shows_and_switches_the_index(
         assert back.stdout.strip() == "gin"
     finally:
         get_settings.cache_clear()
+
+
+@pytest.mark.backend("postgresql")  # the three text search configurations are PostgreSQL's
+@pytest.mark.parametrize(
+    ("words", "query"),
+    [
+        ("refund", "'refund'"),  # all three alike: once, not three times
+        ("outage", "'outag' | 'outage'"),  # english and dutch alike
+        ("walking", "'walk' | 'walking'"),  # dutch and simple alike
+        ("fietsen", "'fietsen' | 'fiets'"),  # english and simple alike
+        ("de houses", "'de' & 'hous' | 'houses' | 'de' & 'houses'"),  # all different
+    ],
+)
+async def test_a_search_is_matched_once_per_distinct_parse(
+    engine: AsyncEngine, words: str, query: str
+) -> None:
+    """Each copy of a query in the OR is matched and ranked again, so duplicates are left out."""
+    from sqlalchemy import select
+
+    from moderation.queue.search import pg_query
+
+    async with engine.connect() as conn:
+        parsed = (await conn.execute(select(pg_query(words)))).scalar_one()
+    assert parsed == query
