@@ -86,14 +86,14 @@ def db_search_index(
         changed = await search.use_index(session, kind) if kind else False
         return await search.index_kind(session), await search.rum_available(session), changed
 
+    if kind and load_settings().database_url.startswith("sqlite"):
+        fail("SQLite searches with FTS5: there is no index to choose")
     if kind:
         err.print(f"building the {kind} search index (writes to mentions wait meanwhile)…")
     try:
         current, available, changed = run(in_session(_work))
     except search.SearchIndexError as exc:
         fail(str(exc))
-    if kind and current == "fts5":
-        fail("SQLite searches with FTS5: there is no index to choose")
     print(current)
     if current == "fts5":
         err.print("SQLite: full-text search with FTS5; there is no index to choose")
