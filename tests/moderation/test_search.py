@@ -272,3 +272,19 @@ async def test_a_search_is_matched_once_per_distinct_parse(
     async with engine.connect() as conn:
         parsed = (await conn.execute(select(pg_query(words)))).scalar_one()
     assert parsed == query
+
+
+async def test_quotes_and_sql_in_a_search_are_only_words(
+    client: httpx.AsyncClient, reader: Staff, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """PostgreSQL gets the search written into the statement (so it plans with the words'
+    real frequency): quotes, backslashes and SQL in it must stay text."""
+    async with sessions() as session, session.begin():
+        ids = (
+            await ingest_mentions(session, [mention(51, text="It's broken again, can't log in")])
+        ).new_mention_ids
+    for hostile in ("'); DROP TABLE mentions; --", "\\' OR 1=1 --", "$1 %s :search_q ?", "'''"):
+        for sort in ("newest", "relevance", "priority"):
+            assert await _search(client, reader, hostile, sort=sort) == []
+    assert await _search(client, reader, "'broken'") == ids
+    assert await _search(client, reader, "broken", sort="relevance") == ids
