@@ -115,13 +115,12 @@ def pg_query(text: str) -> Expr[object]:
     )
     # The configurations often parse a search alike (names, "refund", "storing"), and each copy
     # in the OR is matched and ranked again: every distinct query goes in once.
-    distinct = case(
+    return case(
         (and_(en == nl, nl == simple), en),
         (en == nl, en.op("||")(simple)),
         (or_(nl == simple, en == simple), en.op("||")(nl)),
         else_=en.op("||")(nl).op("||")(simple),
     )
-    return distinct
 
 
 def match_condition(dialect: str, text: str) -> ColumnElement[bool]:
