@@ -29,9 +29,15 @@ def _statuses(server: DeskServer, ids: list[int]) -> dict[int, str]:
 def _sign_in_by_keyboard(page: Any, server: DeskServer, user: str) -> None:
     page.goto(server.url("/queue"))
     page.wait_for_url("**/login**")
+    # Chromium applies `autofocus` at its next rendering update, which can come after "load":
+    # keys typed before it went nowhere, and a loaded CI machine signed in with a short name.
+    page.locator("#username:focus").wait_for()
     page.keyboard.type(user)
     page.keyboard.press("Tab")
+    page.locator("#password:focus").wait_for()
     page.keyboard.type(PASSWORD)
+    assert page.input_value("#username") == user
+    assert page.input_value("#password") == PASSWORD
     page.keyboard.press("Enter")
     page.wait_for_url(lambda url: "/login" not in url)
     page.wait_for_selector("tr[data-row]")
