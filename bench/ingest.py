@@ -96,14 +96,25 @@ def time_reactions(sessions: async_sessionmaker[AsyncSession]) -> dict[str, floa
     return spent
 
 
-async def _fresh_database(admin_url: str) -> str:
-    url = make_url(admin_url)
+def admin_url() -> str:
+    """The PostgreSQL server the benches work on: LUISTER_BENCH_DATABASE_URL, else
+    LUISTER_TEST_DATABASE_URL, else the local server."""
+    return (
+        os.environ.get("LUISTER_BENCH_DATABASE_URL")
+        or os.environ.get("LUISTER_TEST_DATABASE_URL")
+        or DEFAULT_URL
+    )
+
+
+async def fresh_database(admin_url: str, name: str) -> str:
+    """An empty database `name` on that server (made afresh), as a URL; each bench has its own,
+    so benches may drop theirs meanwhile."""
     engine = make_engine(admin_url, isolation_level="AUTOCOMMIT")
     async with engine.connect() as conn:
-        await conn.execute(text('DROP DATABASE IF EXISTS "luister_bench_ingest" WITH (FORCE)'))
-        await conn.execute(text('CREATE DATABASE "luister_bench_ingest"'))
+        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await conn.execute(text(f'CREATE DATABASE "{name}"'))
     await engine.dispose()
-    return url.set(database="luister_bench_ingest").render_as_string(hide_password=False)
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
 
 
 async def _truncate(engine: AsyncEngine) -> None:
@@ -231,12 +242,7 @@ async def main() -> None:
     search_index_option(parser)
     args = parser.parse_args()
 
-    admin_url = (
-        os.environ.get("LUISTER_BENCH_DATABASE_URL")
-        or os.environ.get("LUISTER_TEST_DATABASE_URL")
-        or DEFAULT_URL
-    )
-    url = await _fresh_database(admin_url)
+    url = await fresh_database(admin_url(), "luister_bench_ingest")
     await asyncio.to_thread(migrate.upgrade, url)
     engine = make_engine(url)
     await use_search_index(engine, args.search_index)

@@ -14,17 +14,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
-import os
 import resource
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import make_url, text
 
 from api.wiring import session_factory
-from bench.ingest import DEFAULT_URL
+from bench.ingest import admin_url, fresh_database
 from connectors import feeds
 from listener import migrate
 from listener.db import make_engine, make_sessionmaker
@@ -54,16 +52,6 @@ def feed(n: int, items: int) -> bytes:
 
 
 BENCH_DATABASE = "luister_bench_poll"
-
-
-async def fresh_database(admin_url: str) -> str:
-    """An empty database of this bench's own (other benches may drop theirs meanwhile)."""
-    engine = make_engine(admin_url, isolation_level="AUTOCOMMIT")
-    async with engine.connect() as conn:
-        await conn.execute(text(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)'))
-        await conn.execute(text(f'CREATE DATABASE "{BENCH_DATABASE}"'))
-    await engine.dispose()
-    return make_url(admin_url).set(database=BENCH_DATABASE).render_as_string(hide_password=False)
 
 
 def parse_cpu(documents: list[bytes], *, fast: bool) -> float:
@@ -97,12 +85,7 @@ async def main() -> None:
     parser.add_argument("--sources", type=int, default=200)
     parser.add_argument("--items", type=int, default=25)
     args = parser.parse_args()
-    admin_url = (
-        os.environ.get("LUISTER_BENCH_DATABASE_URL")
-        or os.environ.get("LUISTER_TEST_DATABASE_URL")
-        or DEFAULT_URL
-    )
-    url = await fresh_database(admin_url)
+    url = await fresh_database(admin_url(), BENCH_DATABASE)
     await asyncio.to_thread(migrate.upgrade, url)
     settings = Settings(
         database_url=url,

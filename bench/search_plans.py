@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import time
 
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bench.ingest import DEFAULT_URL
+from bench.ingest import admin_url, fresh_database
 from listener.db import make_engine
 
 DATABASE = "luister_bench_search_plans"
@@ -56,17 +54,7 @@ async def main() -> None:
     parser.add_argument("--rows", type=int, default=500_000)
     parser.add_argument("--words", type=int, default=50_000)
     args = parser.parse_args()
-    admin_url = (
-        os.environ.get("LUISTER_BENCH_DATABASE_URL")
-        or os.environ.get("LUISTER_TEST_DATABASE_URL")
-        or DEFAULT_URL
-    )
-    admin = make_engine(admin_url, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)'))
-        await conn.execute(text(f'CREATE DATABASE "{DATABASE}"'))
-    await admin.dispose()
-    url = make_url(admin_url).set(database=DATABASE).render_as_string(hide_password=False)
+    url = await fresh_database(admin_url(), DATABASE)
     engine = make_engine(url, isolation_level="AUTOCOMMIT")
     async with engine.connect() as conn:
         started = time.perf_counter()
