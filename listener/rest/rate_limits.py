@@ -167,9 +167,10 @@ def _address_key(scope: Scope) -> str:
     return f"a:{address}"
 
 
-def is_exempt(path: str) -> bool:
-    """Health, readiness and the documentation are never limited."""
-    return path in EXEMPT_PATHS or path.startswith(EXEMPT_PREFIXES)
+def is_exempt(path: str, prefixes: tuple[str, ...] = ()) -> bool:
+    """Health, readiness and the documentation are never limited, nor paths under `prefixes`
+    (what the app that installs the limits names, such as its static files)."""
+    return path in EXEMPT_PATHS or path.startswith(EXEMPT_PREFIXES + prefixes)
 
 
 def make_counter(settings: Settings) -> Counter:
@@ -212,8 +213,7 @@ class RateLimits:
             scope["type"] != "http"
             or settings is None
             or not settings.rate_limit_enabled
-            or is_exempt(scope.get("path", ""))
-            or str(scope.get("path", "")).startswith(self.exempt_prefixes)
+            or is_exempt(str(scope.get("path", "")), self.exempt_prefixes)
         ):
             await self.app(scope, receive, send)
             return
