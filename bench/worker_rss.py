@@ -99,7 +99,8 @@ def main() -> None:
     # language loads it; its size grows with LUISTER_NLP_LANGUAGES, about 40 MiB per language).
     peak = max(figures.values())
     languages = os.environ.get("LUISTER_NLP_LANGUAGES", "en,nl,de,fr,es (the default)")
-    print(f"detection languages: {languages}")
+    accuracy = os.environ.get("LUISTER_NLP_LANGUAGE_ACCURACY", "high (the default)")
+    print(f"detection languages: {languages}; detector accuracy mode: {accuracy}")
     print(f"worker RSS after start-up: {loaded:.0f} MiB")
     verdict = "met" if peak <= TARGET_MIB else "MISSED"
     target = f"target <= {TARGET_MIB:.0f}: {verdict}"

@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     nlp_language_threshold: float = Field(
         default=0.5, ge=0, le=1, description="Below this detection confidence a mention is 'und'"
     )
+    nlp_language_accuracy: Literal["high", "low"] = Field(
+        default="high",
+        description="low: the detector keeps trigram models only (far less memory, less "
+        "accurate on posts under 120 characters)",
+    )
     http_allow_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Comma-separated hosts, IPs or networks admitted although private",

@@ -36,10 +36,19 @@ def normalize_language_code(code: str | None) -> str | None:
 
 
 @cache
-def build_detector(languages: tuple[str, ...], preload: bool = True) -> LanguageDetector:
-    """Build the lingua detector for these languages once per process."""
+def build_detector(
+    languages: tuple[str, ...], preload: bool = True, low_accuracy: bool = False
+) -> LanguageDetector:
+    """Build the lingua detector for these languages once per process.
+
+    `low_accuracy` is lingua's low accuracy mode: trigram models only, so a handful of
+    languages takes about 20 MiB instead of about 35 MiB each, at some cost on texts under
+    120 characters (docs/NLP.md, "Language detection and memory", has the figures).
+    """
     iso_codes = [getattr(IsoCode639_1, code.upper()) for code in languages]
     builder = LanguageDetectorBuilder.from_iso_codes_639_1(*iso_codes)
+    if low_accuracy:
+        builder = builder.with_low_accuracy_mode()
     if preload:
         builder = builder.with_preloaded_language_models()
     return builder.build()
@@ -58,15 +67,17 @@ class LanguageGuesser:
         languages: Iterable[str] = DEFAULT_LANGUAGES,
         threshold: float = DEFAULT_THRESHOLD,
         preload: bool = True,
+        low_accuracy: bool = False,
     ) -> None:
         self.languages = tuple(sorted({code.lower() for code in languages}))
         self.threshold = threshold
         self.preload = preload
+        self.low_accuracy = low_accuracy
 
     @property
     def detector(self) -> LanguageDetector:
         """Return the shared lingua detector (built on first use)."""
-        return build_detector(self.languages, self.preload)
+        return build_detector(self.languages, self.preload, self.low_accuracy)
 
     def detect(self, text: str) -> tuple[str, float]:
         """Return (language code, confidence); "und" when too short or too unsure."""
@@ -135,10 +146,16 @@ class LanguageComponent:
         "languages": list(DEFAULT_LANGUAGES),
         "threshold": DEFAULT_THRESHOLD,
         "preload": True,
+        "low_accuracy": False,
     },
 )
 def make_language_component(
-    nlp: Language, name: str, languages: list[str], threshold: float, preload: bool
+    nlp: Language,
+    name: str,
+    languages: list[str],
+    threshold: float,
+    preload: bool,
+    low_accuracy: bool,
 ) -> LanguageComponent:
     """Create the language component restricted to the configured languages."""
-    return LanguageComponent(LanguageGuesser(languages, threshold, preload))
+    return LanguageComponent(LanguageGuesser(languages, threshold, preload, low_accuracy))

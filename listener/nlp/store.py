@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -52,11 +52,16 @@ class LanguageSettings:
 
     languages: tuple[str, ...]
     threshold: float
+    accuracy: Literal["high", "low"] = "high"
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LanguageSettings:
         """The languages configured in `settings` (English when none are)."""
-        return cls(tuple(settings.nlp_languages or ("en",)), settings.nlp_language_threshold)
+        return cls(
+            tuple(settings.nlp_languages or ("en",)),
+            settings.nlp_language_threshold,
+            settings.nlp_language_accuracy,
+        )
 
 
 def language_settings(session: AsyncSession) -> LanguageSettings:
@@ -149,6 +154,7 @@ async def load_tagging_state(session: AsyncSession) -> TaggingState:
     settings = NlpSettings(
         languages=configured.languages,
         language_threshold=configured.threshold,
+        language_accuracy=configured.accuracy,
         taxonomy=taxonomy_from_rows((t.name, t.description, t.keywords) for t in topics),
         sentiment_models=await active_models(session),
     )

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
-from typing import Any
+from typing import Any, Literal
 
 import spacy
 from spacy.language import Language
@@ -40,6 +40,9 @@ class NlpSettings:
     languages: tuple[str, ...] = DEFAULT_LANGUAGES
     language_threshold: float = DEFAULT_THRESHOLD
     preload_language_models: bool = True
+    # "low": lingua's trigram-only mode, for workers that must stay small (about 20 MiB for
+    # the five default languages instead of about 170 MiB); less accurate on short posts.
+    language_accuracy: Literal["high", "low"] = "high"
     neutral_band: float = 0.05
     batch_size: int = 512
     taxonomy: Taxonomy = DEFAULT_TAXONOMY
@@ -161,6 +164,7 @@ def build_pipeline(language: str, settings: NlpSettings) -> Language:
             "languages": list(settings.languages),
             "threshold": settings.language_threshold,
             "preload": settings.preload_language_models,
+            "low_accuracy": settings.language_accuracy == "low",
         },
     )
     trained = settings.sentiment_model_for(language)
@@ -188,12 +192,14 @@ class Tagger:
             self.settings.languages,
             self.settings.language_threshold,
             self.settings.preload_language_models,
+            self.settings.language_accuracy == "low",
         )
         self._pipelines: dict[str, Language] = {}
         # spaCy pipelines are not thread-safe; callers may tag from worker threads.
         self._lock = threading.Lock()
         self.version_prefix = (
-            f"luister-nlp-{NLP_VERSION};lingua-{package_version('lingua-language-detector')};"
+            f"luister-nlp-{NLP_VERSION};lingua-{package_version('lingua-language-detector')}"
+            f"{'-low' if self.settings.language_accuracy == 'low' else ''};"
             f"taxonomy-{self.settings.taxonomy.version}"
         )
 

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import pytest
 import spacy
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from listener.nlp.language import LanguageGuesser, build_detector, normalize_language_code
-from listener.nlp.tagger import NlpSettings, Tagger, TagInput
+from listener.nlp.store import load_tagging_state
+from listener.nlp.tagger import NlpSettings, Tagger, TagInput, get_tagger
+from listener.settings import Settings
 
 
 def test_platform_language_wins_over_detection(tagger: Tagger) -> None:
@@ -102,3 +106,28 @@ def test_language_component_reads_platform_language_on_any_pipeline() -> None:
 def test_settings_choose_the_candidate_languages() -> None:
     tagger = Tagger(NlpSettings(languages=("en", "nl"), preload_language_models=False))
     assert tagger.tag_text("¿Por qué no funciona la aplicación otra vez?").language != "es"
+
+
+def test_low_accuracy_detector_is_a_detector_of_its_own() -> None:
+    assert build_detector(("en", "nl"), False, True) is not build_detector(("en", "nl"), False)
+    guesser = LanguageGuesser(("en", "nl"), threshold=0.0, preload=False, low_accuracy=True)
+    assert guesser.detect("De trein naar Utrecht is weer eens te laat vandaag")[0] == "nl"
+
+
+async def test_the_accuracy_setting_reaches_the_tagger_ingest_uses(
+    engine: AsyncEngine, settings: Settings
+) -> None:
+    from api.wiring import session_factory
+
+    compact = settings.model_copy(update={"nlp_language_accuracy": "low"})
+    for configured, expected in ((settings, "high"), (compact, "low")):
+        async with session_factory(configured, engine)() as session:
+            state = await load_tagging_state(session)
+        assert state.settings.language_accuracy == expected
+        suffix = get_tagger(state.settings).tag_text("Where is my refund?").model_version
+        assert ("-low;" in suffix) is (expected == "low")
+
+
+def test_an_unknown_accuracy_mode_is_refused_with_the_setting_named() -> None:
+    with pytest.raises(ValidationError, match="nlp_language_accuracy"):
+        Settings(nlp_language_accuracy="fast")  # type: ignore[arg-type]
