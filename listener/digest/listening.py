@@ -39,6 +39,8 @@ from listener.digest.query import (
     change,
     engagement,
     excerpt,
+    named_author,
+    quotable,
     share,
     within,
 )
@@ -356,7 +358,7 @@ async def _top_two_per_topic(
         .select_from(MentionTopic)
         .join(Topic, Topic.id == MentionTopic.topic_id)
         .join(Mention, Mention.id == MentionTopic.mention_id)
-        .where(Topic.name.in_(names), *within(start, end, filt))
+        .where(Topic.name.in_(names), *within(start, end, filt), quotable())
         .subquery()
     )
     # The winners' ids first (two per topic): joined in the same statement, the planner
@@ -445,7 +447,9 @@ async def authors(session: AsyncSession, *, period: Period, filt: MentionFilter)
             per_author.c.pos.label("d"),
             per_author.c.neg.label("e"),
         )
-        .where(current > 0, windows_active >= 2)
+        # An erased person keeps their counts in the numbers, never a place in this list.
+        .join(Author, Author.id == per_author.c.author_id)
+        .where(current > 0, windows_active >= 2, named_author())
         .order_by(
             per_author.c.pos.desc(),
             windows_active.desc(),
@@ -518,7 +522,7 @@ async def top_engaged(
     # fetched for the winners alone.
     ranked = (
         select(Mention.id.label("id"), engagement().label("e"))
-        .where(*within(start, end, filt))
+        .where(*within(start, end, filt), quotable())
         .order_by(engagement().desc(), Mention.id)
         .limit(EXAMPLE_CANDIDATES)
         .subquery()

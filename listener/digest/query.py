@@ -28,7 +28,8 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from listener.models import Mention, MentionTopic, Source, Topic
+from listener.models import Author, Mention, MentionTopic, Source, Topic
+from listener.models.privacy import ERASED_PREFIX
 from listener.own_accounts import not_by_us
 from listener.query import parse, where_clause
 
@@ -134,6 +135,20 @@ def _compile_matches_query(element: MatchesQuery, compiler: SQLCompiler, **kw: A
 def within(start: datetime, end: datetime, filt: MentionFilter) -> list[ColumnElement[bool]]:
     """Mentions created in [start, end) that pass `filt`."""
     return [Mention.created_at >= start, Mention.created_at < end, *filt.conditions()]
+
+
+def quotable() -> ColumnElement[bool]:
+    """A mention the digest may quote as an example.
+
+    Not one gone from its platform (its words were dropped) and not an erasure's tombstone
+    (no words, no link). Both still count in every number: only the quotes leave them out.
+    """
+    return Mention.deleted_at_source.is_(None) & ~Mention.external_id.startswith(ERASED_PREFIX)
+
+
+def named_author() -> ColumnElement[bool]:
+    """An author the digest may name: not an erased person's pseudonymised record."""
+    return ~Author.platform_id.startswith(ERASED_PREFIX)
 
 
 def bucket(column: Any, boundaries: Sequence[datetime]) -> ColumnElement[int]:

@@ -31,6 +31,7 @@ from listener.digest.query import (
     MentionFilter,
     dialect_of,
     has_intent,
+    quotable,
     seconds_between,
     within,
 )
@@ -128,11 +129,14 @@ async def _open_questions(
     # only the oldest few are then joined for their text and author.
     # PostgreSQL gathers the matching rows first (MATERIALIZED), then sorts them: otherwise the
     # ORDER BY ... LIMIT lures its planner into walking the whole history by the created_at index.
+    # Questions the digest may not quote (gone from the platform, erased) count in the backlog
+    # and sort after the others, so the list shows the oldest of the rest.
     matching = (
         select(
             Mention.id.label("id"),
             Mention.created_at.label("created_at"),
             QueueItem.status.label("status"),
+            case((quotable(), 0), else_=1).label("hidden"),
         )
         .join(QueueItem, QueueItem.mention_id == Mention.id)
         .where(*conds)
@@ -144,18 +148,19 @@ async def _open_questions(
             matching.c.id,
             matching.c.created_at,
             matching.c.status,
+            matching.c.hidden,
             func.count().over().label("backlog"),
         )
-        .order_by(matching.c.created_at, matching.c.id)
+        .order_by(matching.c.hidden, matching.c.created_at, matching.c.id)
         .limit(OLDEST)
         .subquery()
     )
     oldest = (
         await session.execute(
-            select(*card_columns(), first.c.status, first.c.backlog)
+            select(*card_columns(), first.c.status, first.c.hidden, first.c.backlog)
             .join(first, first.c.id == Mention.id)
             .outerjoin(Author, Author.id == Mention.author_id)
-            .order_by(first.c.created_at, first.c.id)
+            .order_by(first.c.hidden, first.c.created_at, first.c.id)
         )
     ).all()
     backlog = int(oldest[0].backlog) if oldest else 0
@@ -166,6 +171,7 @@ async def _open_questions(
             waiting_hours=round((now - r.created_at).total_seconds() / 3600, 1),
         )
         for r in oldest
+        if not r.hidden
     ]
 
 

@@ -6,13 +6,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from listener.digest.builder import build_digest
 from listener.digest.document import DigestDocument
 from listener.digest.periods import Period
 from listener.digest.query import MentionFilter
-from listener.models import QueueItem
+from listener.models import Author, Mention, QueueItem
+from listener.models.privacy import ERASED_PREFIX
 from tests.digest.data import MENTIONS, TZ, History
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -226,3 +228,48 @@ async def test_sla_results_recorded_by_triage_are_counted(
         "waiting_past_due": 2,
         "with_target": 4,
     }
+
+
+async def test_gone_and_erased_mentions_count_but_are_never_quoted(
+    sessions: async_sessionmaker[AsyncSession], history: History
+) -> None:
+    # Mention 14, the oldest waiting question, was deleted on its platform (its words dropped);
+    # mention 2, the week's most engaged, is an erasure's tombstone; anna was erased.
+    gone, erased = history.mentions[14], history.mentions[2]
+    async with sessions() as session, session.begin():
+        await session.execute(
+            update(Mention).where(Mention.id == gone).values(text="", deleted_at_source=NOW)
+        )
+        await session.execute(
+            update(Mention)
+            .where(Mention.id == erased)
+            .values(text="", url=None, external_id=f"{ERASED_PREFIX}{erased}")
+        )
+        await session.execute(
+            update(Author)
+            .where(Author.id == history.authors["anna"])
+            .values(
+                platform_id=f"{ERASED_PREFIX}{history.authors['anna']}",
+                handle=None,
+                display_name=None,
+                followers=None,
+            )
+        )
+    digest = await _build(sessions)
+
+    assert digest["volume"]["total"] == 10
+    questions = digest["questions"]
+    assert (questions["asked"], questions["unanswered"], questions["unanswered_total"]) == (5, 2, 3)
+    assert [q["text"] for q in questions["oldest"]] == [
+        "Weer docks kapot, wanneer is dit opgelost? #storing"
+    ]
+    assert [m["engagement"] for m in digest["engaged"]] == [20, 5, 4, 3, 2]
+    examples = [
+        card["id"]
+        for key in ("top", "rising", "falling")
+        for stat in digest["topics"][key]
+        for card in stat.get("examples") or []
+    ]
+    assert examples and not {gone, erased} & set(examples)
+    assert [a["handle"] for a in digest["authors"]["loyal"]] == ["@bram", "@dana", "@chris"]
+    assert [a["handle"] for a in digest["authors"]["by_reach"]] == ["@bram", "@dana"]

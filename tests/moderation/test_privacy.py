@@ -150,8 +150,26 @@ def _totals(doc: DigestDocument) -> dict[str, Any]:
         "sla": doc.sla.model_dump(),
         "response": doc.response.model_dump(),
         "throughput": doc.throughput.model_dump(),
-        "engaged": [(e.id, e.engagement, e.likes) for e in doc.engaged],
     }
+
+
+def _engaged(doc: DigestDocument) -> list[tuple[int, int, int | None]]:
+    return [(e.id, e.engagement, e.likes) for e in doc.engaged]
+
+
+async def _tombstones(sessions: async_sessionmaker[AsyncSession]) -> set[int]:
+    async with sessions() as session:
+        rows = await session.execute(
+            select(Mention.id).where(Mention.external_id.startswith(ERASED_PREFIX))
+        )
+        return set(rows.scalars())
+
+
+def _quoted(doc: DigestDocument) -> set[int]:
+    """Every mention the digest quotes: most engaged, topic examples, waiting questions."""
+    stats = [*doc.topics.top, *doc.topics.rising, *doc.topics.falling]
+    examples = {c.id for stat in stats for c in stat.examples or []}
+    return {e.id for e in doc.engaged} | examples | {q.id for q in doc.questions.oldest}
 
 
 async def _digest(sessions: async_sessionmaker[AsyncSession]) -> DigestDocument:
@@ -229,7 +247,8 @@ async def test_erasing_a_linked_person_leaves_none_of_their_words_and_every_coun
         )
         stored = await store_digest(session, period=Period.week(WEEK, TZ), settings=settings)
     stored_before = (stored.mention_count, stored.data["volume"], stored.data["sentiment"])
-    before = _totals(await _digest(sessions))
+    before_doc = await _digest(sessions)
+    before = _totals(before_doc)
     assert _leaks(await _everything_staff_can_read(client, moderator, people))  # words visible
 
     refused = await client.post(
@@ -284,7 +303,13 @@ async def test_erasing_a_linked_person_leaves_none_of_their_words_and_every_coun
     assert entry.actor.startswith("privacy-admin") and entry.after is not None
     assert entry.after["mentions"] == 3 and entry.entity_id == str(people["bluesky"])
     # Every count of the past week's digest, built again and as stored, is what it was.
-    assert _totals(await _digest(sessions)) == before
+    after_doc = await _digest(sessions)
+    assert _totals(after_doc) == before
+    # The tombstones are no longer quoted; everyone else keeps their place.
+    erased_ids = await _tombstones(sessions)
+    assert erased_ids == set(people["ids"][:3]) and _quoted(before_doc) & erased_ids
+    assert not _quoted(after_doc) & erased_ids
+    assert _engaged(after_doc) == [e for e in _engaged(before_doc) if e[0] not in erased_ids]
     assert (digest.mention_count, digest.data["volume"], digest.data["sentiment"]) == (
         stored_before
     )
@@ -448,7 +473,8 @@ async def test_retention_pseudonymises_quiet_people_and_cuts_the_audit_log(
                 )
             )
         await session.execute(update(Author).values(first_seen_at=BASE_TIME))
-    before = _totals(await _digest(sessions))
+    before_doc = await _digest(sessions)
+    before = _totals(before_doc)
     configured = settings.model_copy(
         update={"retention_author_days": 30, "retention_audit_years": 2}
     )
@@ -461,6 +487,10 @@ async def test_retention_pseudonymises_quiet_people_and_cuts_the_audit_log(
         names = (await session.execute(select(Author.handle, Author.platform_id))).all()
         chain = await verify_chain(session)
     assert all(h is None and p.startswith(ERASED_PREFIX) for h, p in names)
-    assert _totals(await _digest(sessions)) == before
+    after_doc = await _digest(sessions)
+    assert _totals(after_doc) == before
+    erased_ids = await _tombstones(sessions)
+    assert len(erased_ids) == 4 and not _quoted(after_doc) & erased_ids
+    assert _engaged(after_doc) == [e for e in _engaged(before_doc) if e[0] not in erased_ids]
     assert chain.ok, chain.problem
     assert chain.base_seq == 2
