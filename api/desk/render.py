@@ -23,6 +23,7 @@ from markupsafe import Markup
 
 from api.desk.i18n import LANGUAGE_NAMES, LANGUAGES, translate
 from api.desk.session import Desk
+from listener.models.privacy import ERASED_PREFIX
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
@@ -70,7 +71,12 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.globals.update(static_url=static_url, languages=LANGUAGES, language_names=LANGUAGE_NAMES)
+    env.globals.update(
+        static_url=static_url,
+        languages=LANGUAGES,
+        language_names=LANGUAGE_NAMES,
+        erased_prefix=ERASED_PREFIX,
+    )
     env.filters.update(safe_html=safe_html, when=when)
     return env
 

@@ -20,6 +20,7 @@ from listener.models import (
     Topic,
     utcnow,
 )
+from listener.models.privacy import ERASED_PREFIX
 from moderation.queue import sla
 from moderation.queue.listing import MentionDetail, QueueRow
 from moderation.queue.workflow import claim_is_live
@@ -181,6 +182,13 @@ class MentionOut(BaseModel):
     priority_explain: PriorityExplain | None = Field(
         default=None, description="Why the item has its priority: factors, points and a reason"
     )
+    deleted_at_source: datetime | None = Field(
+        default=None,
+        description="When Luister found the post deleted on its platform; its words were dropped",
+    )
+    erased: bool = Field(
+        default=False, description="Erased at its author's request: only its counts remain"
+    )
 
     @classmethod
     def of(cls, row: QueueRow) -> MentionOut:
@@ -209,6 +217,8 @@ class MentionOut(BaseModel):
             queue=QueueStateOut.of(row.item),
             tags=list(row.tags),
             priority_explain=PriorityExplain.of(row.item.priority_explain),
+            deleted_at_source=m.deleted_at_source,
+            erased=m.external_id.startswith(ERASED_PREFIX),
         )
 
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from listener.models import IntegrationEvent, Mention, Role
+from listener.models.privacy import ERASED_PREFIX
 from listener.settings import Settings
+from tests.conftest import MakeStaff
 from tests.connectors.fake_platforms import FakeMastodon
 from tests.desk.conftest import SignIn, sign_in_at_desk
 from tests.desk.conversation_setup import (
@@ -364,3 +367,49 @@ async def test_script_payloads_in_a_mention_its_author_and_a_note_stay_inert(
     assert_inert(page.text)
     assert "Eve &lt;script&gt;" in page.text
     assert "script-src 'self'" in page.headers["content-security-policy"]
+
+
+async def test_a_gone_or_erased_mention_says_so_instead_of_showing_an_empty_post(
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    mastodon: FakeMastodon,
+    desk_sign_in: SignIn,
+    client: httpx.AsyncClient,
+    make_staff: MakeStaff,
+) -> None:
+    gone = await hear(sessions, settings, mastodon, "This post will be deleted")
+    erased = await hear(sessions, settings, mastodon, "Erase me", source_id=gone.source_id)
+    kept = await hear(sessions, settings, mastodon, "Still here", source_id=gone.source_id)
+    async with sessions() as session, session.begin():
+        await session.execute(
+            update(Mention)
+            .where(Mention.id == gone.mention_id)
+            .values(text="", deleted_at_source=datetime(2026, 11, 20, 8, 30, tzinfo=UTC))
+        )
+        await session.execute(
+            update(Mention)
+            .where(Mention.id == erased.mention_id)
+            .values(text="", url=None, external_id=f"{ERASED_PREFIX}{erased.mention_id}")
+        )
+    desk = await desk_sign_in(Role.MODERATOR)
+
+    pages = {
+        heard.mention_id: await desk.client.get(f"/mentions/{heard.mention_id}")
+        for heard in (gone, erased, kept)
+    }
+    assert "Deleted on the platform (noticed 2026-11-20 08:30 UTC)" in pages[gone.mention_id].text
+    assert "Erased at its author&#39;s request" in pages[erased.mention_id].text
+    assert "Deleted on the platform" not in pages[kept.mention_id].text
+    assert "Erased at" not in pages[kept.mention_id].text
+    staff = await make_staff(Role.ANALYST)
+    details = {
+        heard.mention_id: (
+            await client.get(f"/api/v1/mentions/{heard.mention_id}", headers=staff.headers)
+        ).json()
+        for heard in (gone, erased, kept)
+    }
+    assert details[gone.mention_id]["deleted_at_source"].startswith("2026-11-20T08:30")
+    assert [details[h.mention_id]["erased"] for h in (gone, erased, kept)] == [False, True, False]
+    assert details[kept.mention_id]["deleted_at_source"] is None
+    queue = await desk.client.get("/queue")
+    assert "(erased at its author&#39;s request)" in queue.text and "Still here" in queue.text

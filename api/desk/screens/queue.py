@@ -41,6 +41,7 @@ from listener.models import (
     User,
     utcnow,
 )
+from listener.models.privacy import ERASED_PREFIX
 from listener.nlp.labels import INTENTS
 from listener.rest.deps import SessionDep
 from listener.rest.params import IdPath
@@ -322,7 +323,11 @@ async def row_views(
         out.append(
             RowView(
                 id=m.id,
-                text=shorten(m.text or ""),
+                text=(
+                    desk.t("queue.erased")
+                    if m.external_id.startswith(ERASED_PREFIX)
+                    else shorten(m.text or "")
+                ),
                 snippet=highlight(m.text or "", search) if search else None,
                 author=(author.display_name or author.handle or "") if author else "",
                 handle=author.handle if author else None,
