@@ -49,6 +49,11 @@ class NlpSettings:
     # Trained sentiment classifiers that replace the lexicon: (language, directory, version).
     sentiment_models: tuple[tuple[str, str, str], ...] = ()
 
+    @property
+    def low_accuracy_detection(self) -> bool:
+        """Whether lingua runs in its low accuracy (trigram-only) mode."""
+        return self.language_accuracy == "low"
+
     def sentiment_model_for(self, language: str) -> tuple[str, str] | None:
         """Return (directory, version) of the trained classifier for a language, if any."""
         for code, path, version in self.sentiment_models:
@@ -164,7 +169,7 @@ def build_pipeline(language: str, settings: NlpSettings) -> Language:
             "languages": list(settings.languages),
             "threshold": settings.language_threshold,
             "preload": settings.preload_language_models,
-            "low_accuracy": settings.language_accuracy == "low",
+            "low_accuracy": settings.low_accuracy_detection,
         },
     )
     trained = settings.sentiment_model_for(language)
@@ -192,14 +197,14 @@ class Tagger:
             self.settings.languages,
             self.settings.language_threshold,
             self.settings.preload_language_models,
-            self.settings.language_accuracy == "low",
+            self.settings.low_accuracy_detection,
         )
         self._pipelines: dict[str, Language] = {}
         # spaCy pipelines are not thread-safe; callers may tag from worker threads.
         self._lock = threading.Lock()
         self.version_prefix = (
             f"luister-nlp-{NLP_VERSION};lingua-{package_version('lingua-language-detector')}"
-            f"{'-low' if self.settings.language_accuracy == 'low' else ''};"
+            f"{'-low' if self.settings.low_accuracy_detection else ''};"
             f"taxonomy-{self.settings.taxonomy.version}"
         )
 

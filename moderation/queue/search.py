@@ -228,10 +228,11 @@ async def use_index(session: AsyncSession, kind: str) -> bool:
             ) from error
     # Built under another name first: building takes a lock that lets reads go on, and the
     # swap, whose lock stops reads too, then takes a moment.
-    await session.execute(sql("DROP INDEX IF EXISTS ix_mentions_search_next"))
-    await session.execute(sql(_INDEX_DEFINITIONS[kind].replace(_INDEX, f"{_INDEX}_next", 1)))
+    building = f"{_INDEX}_next"
+    await session.execute(sql(f"DROP INDEX IF EXISTS {building}"))
+    await session.execute(sql(_INDEX_DEFINITIONS[kind].replace(_INDEX, building, 1)))
     await session.execute(sql(f"DROP INDEX IF EXISTS {_INDEX}"))
-    await session.execute(sql(f"ALTER INDEX {_INDEX}_next RENAME TO {_INDEX}"))
+    await session.execute(sql(f"ALTER INDEX {building} RENAME TO {_INDEX}"))
     return True
 
 
